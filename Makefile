@@ -1,0 +1,43 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: install install-test run test lint format clean
+
+install: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+install-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(RUNTIME_STAMP) requirements-test.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+run: install
+	$(BIN)/flask --app image_repo db upgrade
+	$(BIN)/gunicorn --config gunicorn.conf.py
+
+# The whole suite, once on SQLite and once on MySQL/MariaDB.
+# REQUIRE_MYSQL=1 turns an unreachable MySQL into a failure instead of a skip.
+test: install-test
+	$(BIN)/pytest --db=sqlite
+	$(BIN)/pytest --db=mysql
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,97 @@
+"""image-repo: a REST service that stores images and their metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.metadata import version
+from typing import Any
+
+from apiflask import APIFlask
+from flask import Response
+from flask_migrate import Migrate
+from sqlalchemy import event
+
+from config import Config
+
+from . import imaging
+from .api import health, images
+from .api.errors import PROBLEM_JSON, register_error_handlers
+from .api.schemas import ProblemSchema
+from .models import db
+from .storage import LocalStorage
+
+__version__ = version("image-repo")
+
+migrate = Migrate(render_as_batch=True, compare_type=True)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
+    """Build the app from the environment (see config.py), then `config` on top."""
+    settings = Config()
+    app = APIFlask(
+        __name__, title="image-repo", version=__version__, instance_path=settings.INSTANCE_PATH
+    )
+    app.config.from_object(settings)
+    app.config.update(
+        HTTP_ERROR_SCHEMA=ProblemSchema,
+        VALIDATION_ERROR_SCHEMA=ProblemSchema,
+        MAX_FORM_PARTS=settings.MAX_UPLOAD_FILES + 16,
+    )
+    if config:
+        app.config.update(config)
+
+    imaging.configure(app.config["MAX_IMAGE_PIXELS"])
+    db.init_app(app)
+    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIRECTORY"])
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    storage = LocalStorage(app.config["FILE_STORAGE_LOCATION"])
+    storage.init()
+    app.extensions["image_repo.storage"] = storage
+
+    app.schema_name_resolver = _schema_name
+    register_error_handlers(app)
+    app.register_blueprint(images.bp)
+    app.register_blueprint(health.bp)
+    app.after_request(_nosniff)
+    app.spec_processor(_finish_spec)
+    return app
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    """WAL lets readers run beside the one writer; wait for locks, do not fail."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _schema_name(schema) -> str:
+    """`ImageSchema` is called `Image` in the OpenAPI spec."""
+    schema_class = schema if isinstance(schema, type) else type(schema)
+    return schema_class.__name__.removesuffix("Schema")
+
+
+def _nosniff(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _finish_spec(spec: dict) -> dict:
+    """Say what APIFlask leaves out: bodies are required, errors are problem+json."""
+    for path in spec["paths"].values():
+        for operation in path.values():
+            if "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+            for status, response in operation["responses"].items():
+                content = response.get("content", {})
+                if status.startswith(("4", "5")) and "application/json" in content:
+                    schema_ref = content["application/json"].get("schema", {}).get("$ref", "")
+                    if schema_ref.endswith("/Problem"):
+                        content[PROBLEM_JSON] = content.pop("application/json")
+                if status == "304":
+                    response.pop("content", None)
+    return spec

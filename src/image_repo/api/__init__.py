@@ -1,0 +1,1 @@
+"""HTTP layer: blueprints, schemas and problem+json errors."""

@@ -1,0 +1,118 @@
+"""Every error the API answers is `application/problem+json` (RFC 9457).
+
+Domain exceptions map to statuses here, in one table, so that a route never
+builds an error body by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from apiflask import APIFlask, HTTPError
+from flask import Response, current_app, json
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
+from ..storage import StorageError
+
+PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = "5"
+
+REJECTION_STATUS: dict[type[ImageRejected], int] = {
+    EmptyFile: 400,
+    ImageTooLarge: 413,
+    UnsupportedFormat: 415,
+    CorruptImage: 422,
+}
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+@dataclass
+class Problem:
+    status: int
+    detail: str
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": "about:blank",
+            "title": HTTPStatus(self.status).phrase,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extra,
+        }
+
+    def response(self) -> Response:
+        response = current_app.response_class(
+            json.dumps(self.body()), status=self.status, mimetype=PROBLEM_JSON
+        )
+        response.headers.update(self.headers)
+        return response
+
+
+def problem_for(error: Exception) -> Problem | None:
+    """The problem a known failure means for the client, or None if unknown."""
+    if isinstance(error, ImageRejected):
+        return Problem(REJECTION_STATUS[type(error)], f"Rejected: {error}.")
+    if isinstance(error, StorageError):
+        return Problem(507, f"The image could not be stored: {error}. Nothing was kept.")
+    if isinstance(error, DATABASE_DOWN):
+        return Problem(
+            503,
+            "The database is unavailable; try again shortly.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+    return None
+
+
+def register_error_handlers(app: APIFlask) -> None:
+    @app.error_processor
+    def apiflask_error(error: HTTPError) -> Response:
+        """Validation errors, and `abort()` from routes."""
+        if isinstance(error.detail, dict) and error.detail:
+            errors = list(_flatten_validation_errors(error.detail))
+            detail = "; ".join(f"{e['field']}: {e['detail']}" for e in errors)
+            extra = {"errors": errors}
+        else:
+            detail = error.message or HTTPStatus(error.status_code).description
+            extra = dict(error.extra_data)
+        return Problem(error.status_code, detail, dict(error.headers or {}), extra).response()
+
+    @app.errorhandler(HTTPException)
+    def werkzeug_error(error: HTTPException) -> Response:
+        """Routing errors (404, 405), 413 from the body limit, and 500s."""
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        status = error.code or 500
+        return Problem(
+            status, error.description or HTTPStatus(status).description, headers
+        ).response()
+
+    for known in (ImageRejected, StorageError, *DATABASE_DOWN):
+
+        @app.errorhandler(known)
+        def known_error(error: Exception) -> Response:
+            if isinstance(error, DATABASE_DOWN):
+                app.logger.warning("database unavailable: %s", error)
+            problem = problem_for(error)
+            assert problem is not None
+            return problem.response()
+
+
+def _flatten_validation_errors(detail: dict[str, Any]):
+    """{"query": {"size": ["Must be one of..."]}} -> [{"location", "field", "detail"}]."""
+    for location, fields in detail.items():
+        yield from _flatten_fields(location, fields, "")
+
+
+def _flatten_fields(location: str, messages: Any, name: str):
+    if isinstance(messages, dict):
+        for key, inner in messages.items():
+            yield from _flatten_fields(location, inner, f"{name}.{key}" if name else str(key))
+    else:
+        texts = messages if isinstance(messages, list) else [messages]
+        yield {"location": location, "field": name, "detail": " ".join(map(str, texts))}

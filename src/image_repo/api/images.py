@@ -1,0 +1,157 @@
+"""The image endpoints: upload, download, delete."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint, abort
+from flask import Response, current_app, jsonify, send_file
+from werkzeug.datastructures import FileStorage
+
+from .. import ingest
+from ..ingest import IngestResult, current_storage
+from ..models import Image, db
+from .errors import problem_for
+from .schemas import DownloadQuerySchema, ImageSchema, UploadResultSchema, UploadSchema
+
+bp = APIBlueprint("images", __name__, url_prefix="/image", tag="Images")
+
+# Only non-negative integers match the route; anything else is a 404.
+IMAGE_ID = "<int:image_id>"
+MAX_IMAGE_ID = 2**31 - 1  # the id column's range; beyond it no image can exist
+# A file this service serves is an image, never a page: nothing in it may run.
+FILE_SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox"}
+
+record_schema = ImageSchema()
+
+
+def _json(schema, description: str, headers: dict | None = None) -> dict:
+    response: dict = {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+LOCATION_HEADER = {"Location": {"description": "The new image.", "schema": {"type": "string"}}}
+
+
+@bp.post("/upload")
+@bp.input(UploadSchema, location="form_and_files", arg_name="form")
+@bp.doc(
+    responses={
+        201: _json(ImageSchema, "Stored: the new record.", LOCATION_HEADER),
+        200: _json(ImageSchema, "The same picture was already stored: its record."),
+        207: _json(UploadResultSchema(many=True), "Several files: one result per file, in order."),
+        400: "The file is empty.",
+        413: "The body, or the image's pixel count, is over the limit.",
+        415: "Not an image in an accepted format.",
+        422: "The image is damaged or truncated.",
+        503: "The database is unavailable.",
+        507: "The storage cannot take the file.",
+    }
+)
+def upload(form: dict) -> Response | tuple:
+    """Upload images
+
+    Send the picture as the multipart field `image` (repeat the field for
+    several). The same picture (same pixels, whatever its EXIF or file name) is
+    stored once: sending it again answers 200 with the existing record.
+    """
+    files: list[FileStorage] = form["image"]
+    limit = current_app.config["MAX_UPLOAD_FILES"]
+    if len(files) > limit:
+        abort(413, f"At most {limit} files per request; this one has {len(files)}.")
+    if len(files) == 1:
+        result = ingest.ingest(files[0].stream, files[0].filename)
+        body = _record(result)
+        if result.created:
+            return body, 201, {"Location": body["url"]}
+        return body, 200
+    return jsonify([_upload_item(file) for file in files]), 207
+
+
+def _record(result: IngestResult) -> dict:
+    return record_schema.dump(result.image) | {"duplicate": not result.created}
+
+
+def _upload_item(file: FileStorage) -> dict:
+    """One file of a multi-file upload: its record, or the problem with it."""
+    try:
+        result = ingest.ingest(file.stream, file.filename)
+    except Exception as error:
+        problem = problem_for(error)
+        if problem is None:
+            raise
+        db.session.rollback()
+        return {"filename": file.filename, "status": problem.status, "problem": problem.body()}
+    return {
+        "filename": file.filename,
+        "status": 201 if result.created else 200,
+        "image": _record(result),
+    }
+
+
+@bp.get(f"/{IMAGE_ID}")
+@bp.input(DownloadQuerySchema, location="query", arg_name="query")
+@bp.doc(
+    responses={
+        200: {
+            "description": "The original file, byte for byte.",
+            "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        206: {
+            "description": "The requested byte range.",
+            "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        304: "Not modified since the `If-None-Match`/`If-Modified-Since` given.",
+        404: "No such image.",
+        416: "The range is not satisfiable.",
+    }
+)
+def download(image_id: int, query: dict) -> Response:
+    """Download an image
+
+    The original bytes with their real `Content-Type`, an `ETag`, `Last-Modified`
+    and the original name in `Content-Disposition`; `?download=1` makes it an
+    attachment. Conditional requests (304) and `Range` requests (206) work.
+    """
+    image = _get_image(image_id)
+    try:
+        response = send_file(
+            current_storage().path(image.storage_key),
+            mimetype=image.mime_type,
+            as_attachment=query["download"],
+            download_name=image.download_name,
+            etag=image.sha512[:40],
+            last_modified=image.uploaded_at,
+        )
+    except FileNotFoundError:
+        current_app.logger.error("image %s: its file %s is missing", image.id, image.storage_key)
+        abort(404, f"The file of image {image.id} is missing from storage.")
+    response.headers.update(FILE_SECURITY_HEADERS)
+    return response
+
+
+@bp.delete(f"/{IMAGE_ID}")
+@bp.output({}, status_code=204, description="Deleted: the row and its files are gone.")
+@bp.doc(responses={404: "No such image."})
+def delete(image_id: int) -> tuple[str, int]:
+    """Delete an image
+
+    Removes the record and the stored file. Deleting again answers 404.
+    """
+    if not ingest.delete(_get_image(image_id)):
+        _not_found(image_id)
+    return "", 204
+
+
+def _get_image(image_id: int) -> Image:
+    image = db.session.get(Image, image_id) if image_id <= MAX_IMAGE_ID else None
+    if image is None:
+        _not_found(image_id)
+    return image
+
+
+def _not_found(image_id: int):
+    abort(404, f"There is no image with id {image_id}.")

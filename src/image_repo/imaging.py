@@ -1,0 +1,138 @@
+"""Pillow work: open under limits, decode fully once, and hash the decoded picture."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+# Pillow format name -> (MIME type, file extension). MPO is how Pillow names a
+# camera JPEG that carries extra preview pictures; it is stored as a JPEG.
+FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "GIF": ("image/gif", "gif"),
+    "WEBP": ("image/webp", "webp"),
+    "TIFF": ("image/tiff", "tiff"),
+    "BMP": ("image/bmp", "bmp"),
+    "AVIF": ("image/avif", "avif"),
+}
+FORMAT_ALIASES = {"MPO": "JPEG"}
+
+
+class ImageRejected(Exception):
+    """The bytes are not an image this service accepts; the message says why."""
+
+
+class EmptyFile(ImageRejected):
+    pass
+
+
+class UnsupportedFormat(ImageRejected):
+    pass
+
+
+class CorruptImage(ImageRejected):
+    pass
+
+
+class ImageTooLarge(ImageRejected):
+    pass
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A fully decoded picture; `image` is its first frame, loaded."""
+
+    image: Image.Image
+    format: str
+    width: int
+    height: int
+    frame_count: int
+    sha512: str
+
+
+def mime_type(image_format: str) -> str:
+    return FORMATS[image_format][0]
+
+
+def file_extension(image_format: str) -> str:
+    return FORMATS[image_format][1]
+
+
+def configure(max_pixels: int) -> None:
+    """Align Pillow's own decompression-bomb guard with ours (it is process-wide)."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+@contextlib.contextmanager
+def decode(
+    path: Path, *, allowed_formats: Sequence[str], max_pixels: int
+) -> Iterator[DecodedImage]:
+    """Open `path`, refuse what is not acceptable, decode every frame and hash it.
+
+    Raises an `ImageRejected` subclass for anything wrong with the bytes: Pillow
+    reports bad input as UnidentifiedImageError, OSError, ValueError,
+    DecompressionBombError and, from deep inside some decoders, other errors
+    still; every one of them is the file's fault, never the server's.
+    """
+    if path.stat().st_size == 0:
+        raise EmptyFile("the file is empty")
+    try:
+        image = Image.open(path, formats=allowed_formats)
+    except Image.DecompressionBombError as error:
+        raise ImageTooLarge(str(error)) from None
+    except UnidentifiedImageError:
+        raise UnsupportedFormat(
+            f"not an image in an accepted format ({', '.join(allowed_formats)})"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - see docstring
+        raise CorruptImage(f"the image cannot be read: {error}") from None
+    with image:
+        image_format = FORMAT_ALIASES.get(image.format or "", image.format or "")
+        frame_count = getattr(image, "n_frames", 1)
+        pixels = image.width * image.height * frame_count
+        if pixels > max_pixels:
+            raise ImageTooLarge(
+                f"the image has {pixels:,} pixels (all frames); the limit is {max_pixels:,}"
+            )
+        try:
+            digest = pixel_digest(image, frame_count)
+        except (Image.DecompressionBombError, MemoryError) as error:
+            raise ImageTooLarge(f"the image is too large to decode: {error}") from None
+        except Exception as error:  # noqa: BLE001 - see docstring
+            raise CorruptImage(f"the image cannot be decoded: {error}") from None
+        yield DecodedImage(
+            image=image,
+            format=image_format,
+            width=image.width,
+            height=image.height,
+            frame_count=frame_count,
+            sha512=digest,
+        )
+
+
+def pixel_digest(image: Image.Image, frame_count: int) -> str:
+    """SHA-512 over mode, size and the decoded pixels of every frame.
+
+    Identical pixels with another size or mode are another picture; for palette
+    images the palette is part of the picture too. Leaves frame 0 loaded.
+    """
+    digest = hashlib.sha512(f"{image.mode} {image.width}x{image.height} {frame_count}\n".encode())
+    frames = ImageSequence.Iterator(image) if frame_count > 1 else [image]
+    for frame in frames:
+        frame.load()
+        if frame_count > 1:
+            digest.update(frame.mode.encode())
+        if frame.mode in ("P", "PA"):
+            digest.update(bytes(frame.getpalette() or ()))
+            digest.update(repr(frame.info.get("transparency")).encode())
+        digest.update(frame.tobytes())
+    if frame_count > 1:
+        image.seek(0)
+        image.load()
+    return digest.hexdigest()

@@ -1,0 +1,64 @@
+"""Pictures made with Pillow, and the checks most tests share."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+from PIL import Image
+
+PROBLEM_JSON = "application/problem+json"
+CORPUS = Path(__file__).resolve().parent / "data"
+
+
+def noise(size: tuple[int, int] = (64, 48), *, mode: str = "RGB", seed: int = 0) -> Image.Image:
+    """A picture of random pixels: each seed gives another picture."""
+    channels = len(Image.new(mode, (1, 1)).getbands())
+    data = random.Random(seed).randbytes(size[0] * size[1] * channels)
+    return Image.frombytes(mode, size, data)
+
+
+def encode(image: Image.Image, image_format: str = "JPEG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+
+def jpeg(seed: int = 0, size: tuple[int, int] = (64, 48), **options) -> bytes:
+    return encode(noise(size, seed=seed), "JPEG", **options)
+
+
+def png(seed: int = 0, size: tuple[int, int] = (64, 48), mode: str = "RGB") -> bytes:
+    return encode(noise(size, mode=mode, seed=seed), "PNG")
+
+
+def upload(client, data: bytes, name: str = "photo.jpg", **kwargs):
+    return client.post(
+        "/image/upload",
+        data={"image": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+        **kwargs,
+    )
+
+
+def stored_files(storage: Path) -> list[Path]:
+    """Every file the store holds, originals and leftovers alike (not its locks)."""
+    if not storage.exists():
+        return []
+    return sorted(
+        path for path in storage.rglob("*") if path.is_file() and path.parent.name != "locks"
+    )
+
+
+def assert_problem(response, status: int, *, detail_has: str = "") -> dict:
+    """A problem+json answer with this status and a human-readable detail."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM_JSON
+    body = response.get_json(force=True)
+    assert body["status"] == status
+    assert body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert detail_has.lower() in body["detail"].lower()
+    assert "Traceback" not in response.get_data(as_text=True)
+    return body
