@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import imaging
 from .models import Image, db
-from .storage import LocalStorage, TempFile
+from .storage import LocalStorage, StorageError, TempFile
 
 MAX_NAME_LENGTH = 255
 
@@ -78,6 +78,10 @@ def _store(storage: LocalStorage, temp: TempFile, image: Image) -> IngestResult:
             return IngestResult(winner, created=False)
         try:
             storage.commit(temp, image.storage_key)
+        except StorageError:
+            db.session.rollback()
+            raise
+        try:
             db.session.commit()
         except BaseException:
             db.session.rollback()

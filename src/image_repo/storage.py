@@ -50,7 +50,8 @@ class TempFile:
             raise StorageError(f"cannot write to storage: {error.strerror}") from error
 
     def discard(self) -> None:
-        self.file.close()
+        with contextlib.suppress(OSError):  # closing flushes, which fails on a full disk
+            self.file.close()
         self.path.unlink(missing_ok=True)
 
 
@@ -81,7 +82,10 @@ class LocalStorage:
             temp.discard()
 
     def commit(self, temp: TempFile, key: str) -> None:
-        """Make `temp` durable and visible under `key` in one atomic step."""
+        """Make `temp` durable and visible under `key` in one atomic step.
+
+        On StorageError nothing new is left under `key`.
+        """
         target = self.path(key)
         try:
             temp.file.flush()
@@ -89,8 +93,12 @@ class LocalStorage:
             temp.file.close()
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temp.path, target)
+        except OSError as error:
+            raise StorageError(f"cannot write to storage: {error.strerror}") from error
+        try:
             _fsync_dir(target.parent)
         except OSError as error:
+            target.unlink(missing_ok=True)
             raise StorageError(f"cannot write to storage: {error.strerror}") from error
 
     def put(self, key: str, data: bytes) -> None:

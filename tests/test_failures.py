@@ -1,0 +1,89 @@
+"""When the database or the disk fails mid-upload: a clear 5xx, and nothing half-made."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from support import assert_problem, jpeg, stored_files, upload
+
+from image_repo import create_app
+from image_repo.storage import TempFile
+
+
+def _failing(*_args, **_kwargs):
+    raise OperationalError("COMMIT", {}, ConnectionError("server has gone away"))
+
+
+def test_failed_commit_leaves_no_file_and_no_row(client, storage_dir, query, monkeypatch):
+    monkeypatch.setattr(Session, "commit", _failing)
+
+    response = upload(client, jpeg())
+
+    assert_problem(response, 503, detail_has="database")
+    assert response.headers["Retry-After"]
+    monkeypatch.undo()
+    assert query("SELECT COUNT(*) FROM images") == [(0,)]
+    assert stored_files(storage_dir) == []
+
+
+def test_storage_that_cannot_take_the_file_gives_507_and_no_row(client, storage_dir, query):
+    (storage_dir / "originals").write_text("a file where the folder should be")
+
+    response = upload(client, jpeg())
+
+    assert_problem(response, 507, detail_has="could not be stored")
+    assert query("SELECT COUNT(*) FROM images") == [(0,)]
+    assert stored_files(storage_dir) == [storage_dir / "originals"]
+
+
+def test_disk_full_while_receiving_gives_507_and_no_partial_file(
+    client, storage_dir, query, monkeypatch
+):
+    """Writes go to /dev/full, which fails them with ENOSPC like a full disk."""
+    create = TempFile.__init__
+
+    def create_on_a_full_disk(self, path):
+        create(self, path)
+        self.file.close()
+        self.file = open("/dev/full", "wb")  # noqa: SIM115 - closed by the code under test
+
+    monkeypatch.setattr(TempFile, "__init__", create_on_a_full_disk)
+
+    response = upload(client, jpeg())
+
+    assert_problem(response, 507)
+    assert query("SELECT COUNT(*) FROM images") == [(0,)]
+    assert stored_files(storage_dir) == []
+
+
+def test_unreachable_database_gives_503_and_no_file(storage_dir):
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": "mysql+pymysql://nobody@127.0.0.1:1/none",
+            "FILE_STORAGE_LOCATION": str(storage_dir),
+        }
+    )
+    client = app.test_client()
+
+    assert_problem(upload(client, jpeg()), 503)
+    assert_problem(client.get("/image/1"), 503)
+    assert stored_files(storage_dir) == []
+
+
+def test_database_failure_in_a_multi_file_upload_is_reported_per_file(
+    client, storage_dir, query, monkeypatch
+):
+    monkeypatch.setattr(Session, "commit", _failing)
+    files = [(io.BytesIO(jpeg(seed=1)), "a.jpg"), (io.BytesIO(jpeg(seed=2)), "b.jpg")]
+
+    response = client.post("/image/upload", data={"image": files})
+
+    assert response.status_code == 207
+    results = response.get_json()
+    assert [r["status"] for r in results] == [503, 503]
+    assert "database" in results[0]["problem"]["detail"]
+    monkeypatch.undo()
+    assert query("SELECT COUNT(*) FROM images") == [(0,)]
+    assert stored_files(storage_dir) == []
