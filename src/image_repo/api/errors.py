@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from apiflask import APIFlask, HTTPError
-from flask import Response, current_app, json
+from flask import Response, current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -49,7 +49,7 @@ class Problem:
 
     def response(self) -> Response:
         response = current_app.response_class(
-            json.dumps(self.body()), status=self.status, mimetype=PROBLEM_JSON
+            current_app.json.dumps(self.body()), status=self.status, mimetype=PROBLEM_JSON
         )
         response.headers.update(self.headers)
         return response
