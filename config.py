@@ -27,6 +27,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value == "":
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
 def normalise_database_url(url: str) -> str:
     """Use PyMySQL and utf8mb4 for MySQL/MariaDB URLs, whatever the URL says.
 
@@ -65,5 +76,10 @@ class Config:
             for name in (env.get("ALLOWED_FORMATS") or DEFAULT_ALLOWED_FORMATS).split(",")
             if name.strip()
         ]
+        # Reads (download, list, details...) without a token.
+        self.PUBLIC_READ = _bool(env, "PUBLIC_READ", True)
+        # Uploads (and deletes of ownerless images) without a token: for a
+        # private, single-user install only.
+        self.ALLOW_ANONYMOUS_UPLOAD = _bool(env, "ALLOW_ANONYMOUS_UPLOAD", False)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 3600}
         self.MIGRATIONS_DIRECTORY = str(BASE_DIR / "migrations")

@@ -22,7 +22,7 @@ import requests
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from image_repo import create_app
+from image_repo import accounts, create_app
 from image_repo.models import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,8 +126,48 @@ def app(make_app):
 
 
 @pytest.fixture
-def client(app):
+def make_user(app):
+    """Create a user; returns their API token."""
+
+    def create(name: str, *, admin: bool = False) -> str:
+        with app.app_context():
+            _, secret = accounts.create_user(name, admin=admin)
+        return secret
+
+    return create
+
+
+@pytest.fixture
+def token(make_user) -> str:
+    """The token of "alice", the user `client` acts as."""
+    return make_user("alice")
+
+
+def authenticated(client, token: str):
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture
+def client(app, token):
+    """A test client that sends alice's token."""
+    return authenticated(app.test_client(), token)
+
+
+@pytest.fixture
+def anonymous(app):
+    """A test client without a token."""
     return app.test_client()
+
+
+@pytest.fixture
+def make_client(make_app, token):
+    """An app with extra settings, and a client on it that sends alice's token."""
+
+    def build(**overrides):
+        return authenticated(make_app(**overrides).test_client(), token)
+
+    return build
 
 
 class LiveServer:

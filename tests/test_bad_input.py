@@ -79,9 +79,9 @@ def test_decompression_bomb(client):
     assert_problem(upload(client, data, "bomb.gif"), 413, detail_has="pixels")
 
 
-def test_image_over_the_pixel_limit_in_pillows_warning_range(make_app):
+def test_image_over_the_pixel_limit_in_pillows_warning_range(make_client):
     """Pillow only warns between its limit and twice that; the service refuses."""
-    client = make_app(MAX_IMAGE_PIXELS=10_000).test_client()
+    client = make_client(MAX_IMAGE_PIXELS=10_000)
 
     with pytest.warns(Image.DecompressionBombWarning):
         response = upload(client, encode(noise((120, 100)), "PNG"), "big.png")
@@ -89,16 +89,16 @@ def test_image_over_the_pixel_limit_in_pillows_warning_range(make_app):
     assert_problem(response, 413, detail_has="12,000 pixels")
 
 
-def test_animation_over_the_pixel_limit_counting_all_frames(make_app):
-    client = make_app(MAX_IMAGE_PIXELS=3 * 64 * 64 - 1).test_client()
+def test_animation_over_the_pixel_limit_counting_all_frames(make_client):
+    client = make_client(MAX_IMAGE_PIXELS=3 * 64 * 64 - 1)
     frames = [noise((64, 64), seed=seed) for seed in range(3)]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
 
     assert_problem(upload(client, data, "anim.gif"), 413, detail_has="all frames")
 
 
-def test_body_over_max_content_length(make_app):
-    client = make_app(MAX_CONTENT_LENGTH=50_000).test_client()
+def test_body_over_max_content_length(make_client):
+    client = make_client(MAX_CONTENT_LENGTH=50_000)
 
     response = upload(client, jpeg(size=(400, 400), quality=100), "big.jpg")
 
@@ -111,16 +111,16 @@ def test_format_outside_the_allowed_list(client):
     assert_problem(upload(client, icon, "icon.jpg"), 415, detail_has="JPEG, PNG")
 
 
-def test_format_removed_from_the_allowed_list_by_configuration(make_app):
-    client = make_app(ALLOWED_FORMATS=["JPEG", "PNG"]).test_client()
+def test_format_removed_from_the_allowed_list_by_configuration(make_client):
+    client = make_client(ALLOWED_FORMATS=["JPEG", "PNG"])
 
     response = upload(client, encode(noise(), "GIF"), "anim.gif")
 
     assert_problem(response, 415, detail_has="(JPEG, PNG)")
 
 
-def test_more_files_than_allowed_in_one_request(make_app):
-    client = make_app(MAX_UPLOAD_FILES=3).test_client()
+def test_more_files_than_allowed_in_one_request(make_client):
+    client = make_client(MAX_UPLOAD_FILES=3)
     files = [(io.BytesIO(jpeg(seed=n)), f"{n}.jpg") for n in range(4)]
 
     response = client.post("/image/upload", data={"image": files})

@@ -16,8 +16,15 @@ def _failing(*_args, **_kwargs):
     raise OperationalError("COMMIT", {}, ConnectionError("server has gone away"))
 
 
-def test_failed_commit_leaves_no_file_and_no_row(client, storage_dir, query, monkeypatch):
+def _fail_commits_from_now_on(client, monkeypatch):
+    """Make the database fail commits, after one request has marked the token used
+    (so the failure hits the upload, not the token's `last_used_at`)."""
+    assert client.get("/tokens").status_code == 200
     monkeypatch.setattr(Session, "commit", _failing)
+
+
+def test_failed_commit_leaves_no_file_and_no_row(client, storage_dir, query, monkeypatch):
+    _fail_commits_from_now_on(client, monkeypatch)
 
     response = upload(client, jpeg())
 
@@ -66,8 +73,9 @@ def test_unreachable_database_gives_503_and_no_file(storage_dir):
         }
     )
     client = app.test_client()
+    a_token = {"Authorization": "Bearer irt_cannot-be-checked-without-the-database"}
 
-    assert_problem(upload(client, jpeg()), 503)
+    assert_problem(upload(client, jpeg(), headers=a_token), 503)
     assert_problem(client.get("/image/1"), 503)
     assert stored_files(storage_dir) == []
 
@@ -75,7 +83,7 @@ def test_unreachable_database_gives_503_and_no_file(storage_dir):
 def test_database_failure_in_a_multi_file_upload_is_reported_per_file(
     client, storage_dir, query, monkeypatch
 ):
-    monkeypatch.setattr(Session, "commit", _failing)
+    _fail_commits_from_now_on(client, monkeypatch)
     files = [(io.BytesIO(jpeg(seed=1)), "a.jpg"), (io.BytesIO(jpeg(seed=2)), "b.jpg")]
 
     response = client.post("/image/upload", data={"image": files})

@@ -15,7 +15,13 @@ from PIL import Image
 from support import PROBLEM_JSON, encode, jpeg, noise, stored_files
 
 
-def test_twenty_concurrent_uploads_of_one_picture_store_it_once(live_server, storage_dir, query):
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_twenty_concurrent_uploads_of_one_picture_store_it_once(
+    live_server, storage_dir, query, token
+):
     server = live_server()
     picture = noise((320, 240), seed=42)
     copies = []
@@ -28,7 +34,9 @@ def test_twenty_concurrent_uploads_of_one_picture_store_it_once(live_server, sto
     def send(n: int) -> requests.Response:
         start.wait()
         files = {"image": (f"copy-{n}.jpg", copies[n], "image/jpeg")}
-        return requests.post(f"{server.url}/image/upload", files=files, timeout=60)
+        return requests.post(
+            f"{server.url}/image/upload", files=files, headers=bearer(token), timeout=60
+        )
 
     with ThreadPoolExecutor(len(copies)) as pool:
         responses = list(pool.map(send, range(len(copies))))
@@ -43,11 +51,13 @@ def test_twenty_concurrent_uploads_of_one_picture_store_it_once(live_server, sto
     assert responses[winner].json()["file_size"] == len(copies[winner])
 
 
-def test_body_over_the_limit_is_413_over_real_http(live_server, storage_dir, query):
+def test_body_over_the_limit_is_413_over_real_http(live_server, storage_dir, query, token):
     server = live_server(MAX_CONTENT_LENGTH="100000")
     files = {"image": ("big.jpg", jpeg(size=(600, 600), quality=100), "image/jpeg")}
 
-    response = requests.post(f"{server.url}/image/upload", files=files, timeout=30)
+    response = requests.post(
+        f"{server.url}/image/upload", files=files, headers=bearer(token), timeout=30
+    )
 
     assert response.status_code == 413
     assert response.headers["Content-Type"] == PROBLEM_JSON
@@ -56,7 +66,7 @@ def test_body_over_the_limit_is_413_over_real_http(live_server, storage_dir, que
     assert stored_files(storage_dir) == []
 
 
-def test_httpie_round_trip(live_server, tmp_path):
+def test_httpie_round_trip(live_server, tmp_path, token):
     """The README's commands: upload, upload again, download to a file, delete."""
     server = live_server()
     workdir = tmp_path / "client"
@@ -68,7 +78,7 @@ def test_httpie_round_trip(live_server, tmp_path):
     def http(*args: str, **options) -> subprocess.CompletedProcess:
         httpie = Path(sys.executable).with_name("http")
         return subprocess.run(
-            [str(httpie), "--ignore-stdin", "--check-status", *args],
+            [str(httpie), "--ignore-stdin", "--check-status", "-A", "bearer", "-a", token, *args],
             cwd=workdir,
             **({"capture_output": True, "text": True} | options),
             timeout=60,

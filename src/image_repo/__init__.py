@@ -13,8 +13,8 @@ from sqlalchemy import event
 
 from config import Config
 
-from . import imaging
-from .api import health, images
+from . import cli, imaging
+from .api import health, images, tokens
 from .api.errors import PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
 from .models import db
@@ -54,7 +54,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app.schema_name_resolver = _schema_name
     register_error_handlers(app)
     app.register_blueprint(images.bp)
+    app.register_blueprint(tokens.bp)
     app.register_blueprint(health.bp)
+    cli.register(app)
     app.after_request(_nosniff)
     app.spec_processor(_finish_spec)
     return app

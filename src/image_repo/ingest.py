@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import imaging
-from .models import Image, db
+from .models import Image, User, db
 from .storage import LocalStorage, StorageError, TempFile
 
 MAX_NAME_LENGTH = 255
@@ -33,8 +33,10 @@ def current_storage() -> LocalStorage:
     return current_app.extensions["image_repo.storage"]
 
 
-def ingest(stream: BinaryIO, original_name: str | None) -> IngestResult:
+def ingest(stream: BinaryIO, original_name: str | None, *, owner: User | None) -> IngestResult:
     """Store the picture in `stream`, or return the record that already holds it.
+
+    Dedupe is global: a picture someone else stored first stays theirs.
 
     Raises `imaging.ImageRejected` for bytes that are not an acceptable image,
     `storage.StorageError` when the file cannot be written, and SQLAlchemy's
@@ -56,6 +58,7 @@ def ingest(stream: BinaryIO, original_name: str | None) -> IngestResult:
                 width=picture.width,
                 height=picture.height,
                 file_size=temp.size,
+                owner=owner,
             )
             return _store(storage, temp, image)
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, String, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Dialect, ForeignKey, MetaData, String, TypeDecorator
 from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .imaging import file_extension, mime_type
 
@@ -54,26 +54,62 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-# Hex digests compare byte for byte: an ascii binary collation on MySQL.
-HexDigest = String(128).with_variant(
-    mysql.VARCHAR(128, charset="ascii", collation="ascii_bin"), *MYSQL
-)
+def hex_digest(length: int) -> String:
+    """A hex digest column: compared byte for byte (ascii binary collation on MySQL)."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="ascii", collation="ascii_bin"), *MYSQL
+    )
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Ids are never reused (AUTOINCREMENT on SQLite; InnoDB does not reuse them
+# either), so a link to a deleted row never shows another one.
+TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True}
+
+
+class User(db.Model):
+    """Someone who uploads and owns images; admins may delete anyone's."""
+
+    __tablename__ = "users"
+    __table_args__: ClassVar = TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+
+class ApiToken(db.Model):
+    """An API token. Only its SHA-256 is kept; the secret is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+    __table_args__: ClassVar = TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(hex_digest(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens", lazy="joined")
+
+
 class Image(db.Model):
     """One stored picture. Its original file lives in storage under `storage_key`."""
 
     __tablename__ = "images"
-    # Ids are never reused, so a link to a deleted image never shows another one.
-    __table_args__: ClassVar = {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True}
+    __table_args__: ClassVar = TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # SHA-512 over mode, size and decoded pixels: the dedupe key.
-    sha512: Mapped[str] = mapped_column(HexDigest, unique=True)
+    sha512: Mapped[str] = mapped_column(hex_digest(128), unique=True)
     # The client's file name, cleaned; metadata only, never part of a path.
     original_name: Mapped[str | None] = mapped_column(String(255))
     format: Mapped[str] = mapped_column(String(16))
@@ -81,6 +117,16 @@ class Image(db.Model):
     height: Mapped[int]
     file_size: Mapped[int] = mapped_column(BigInteger)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who stored it first; None for anonymous uploads (ALLOW_ANONYMOUS_UPLOAD).
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+
+    owner: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def owner_name(self) -> str | None:
+        return self.owner.name if self.owner else None
 
     @property
     def mime_type(self) -> str:

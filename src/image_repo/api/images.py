@@ -9,6 +9,7 @@ from werkzeug.datastructures import FileStorage
 from .. import ingest
 from ..ingest import IngestResult, current_storage
 from ..models import Image, db
+from .auth import auth, current_user, ensure_may_delete, public_read, writer
 from .errors import problem_for
 from .schemas import DownloadQuerySchema, ImageSchema, UploadResultSchema, UploadSchema
 
@@ -37,6 +38,8 @@ LOCATION_HEADER = {"Location": {"description": "The new image.", "schema": {"typ
 
 
 @bp.post("/upload")
+@bp.auth_required(auth, optional=True)
+@writer
 @bp.input(UploadSchema, location="form_and_files", arg_name="form")
 @bp.doc(
     responses={
@@ -44,6 +47,7 @@ LOCATION_HEADER = {"Location": {"description": "The new image.", "schema": {"typ
         200: _json(ImageSchema, "The same picture was already stored: its record."),
         207: _json(UploadResultSchema(many=True), "Several files: one result per file, in order."),
         400: "The file is empty.",
+        401: "No valid API token (and anonymous uploads are off).",
         413: "The body, or the image's pixel count, is over the limit.",
         415: "Not an image in an accepted format.",
         422: "The image is damaged or truncated.",
@@ -56,14 +60,15 @@ def upload(form: dict) -> Response | tuple:
 
     Send the picture as the multipart field `image` (repeat the field for
     several). The same picture (same pixels, whatever its EXIF or file name) is
-    stored once: sending it again answers 200 with the existing record.
+    stored once: sending it again answers 200 with the existing record, whoever
+    sent it first keeps owning it.
     """
     files: list[FileStorage] = form["image"]
     limit = current_app.config["MAX_UPLOAD_FILES"]
     if len(files) > limit:
         abort(413, f"At most {limit} files per request; this one has {len(files)}.")
     if len(files) == 1:
-        result = ingest.ingest(files[0].stream, files[0].filename)
+        result = ingest.ingest(files[0].stream, files[0].filename, owner=current_user())
         body = _record(result)
         if result.created:
             return body, 201, {"Location": body["url"]}
@@ -78,7 +83,7 @@ def _record(result: IngestResult) -> dict:
 def _upload_item(file: FileStorage) -> dict:
     """One file of a multi-file upload: its record, or the problem with it."""
     try:
-        result = ingest.ingest(file.stream, file.filename)
+        result = ingest.ingest(file.stream, file.filename, owner=current_user())
     except Exception as error:
         problem = problem_for(error)
         if problem is None:
@@ -93,6 +98,8 @@ def _upload_item(file: FileStorage) -> dict:
 
 
 @bp.get(f"/{IMAGE_ID}")
+@bp.auth_required(auth, optional=True)
+@public_read
 @bp.input(DownloadQuerySchema, location="query", arg_name="query")
 @bp.doc(
     responses={
@@ -105,6 +112,7 @@ def _upload_item(file: FileStorage) -> dict:
             "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
         },
         304: "Not modified since the `If-None-Match`/`If-Modified-Since` given.",
+        401: "No valid API token, and reads are not public.",
         404: "No such image.",
         416: "The range is not satisfiable.",
     }
@@ -134,14 +142,25 @@ def download(image_id: int, query: dict) -> Response:
 
 
 @bp.delete(f"/{IMAGE_ID}")
+@bp.auth_required(auth, optional=True)
+@writer
 @bp.output({}, status_code=204, description="Deleted: the row and its files are gone.")
-@bp.doc(responses={404: "No such image."})
+@bp.doc(
+    responses={
+        401: "No valid API token.",
+        403: "Not your image (and you are not an admin).",
+        404: "No such image.",
+    }
+)
 def delete(image_id: int) -> tuple[str, int]:
     """Delete an image
 
-    Removes the record and the stored file. Deleting again answers 404.
+    The owner or an admin removes the record and the stored file. Deleting
+    again answers 404.
     """
-    if not ingest.delete(_get_image(image_id)):
+    image = _get_image(image_id)
+    ensure_may_delete(image)
+    if not ingest.delete(image):
         _not_found(image_id)
     return "", 204
 

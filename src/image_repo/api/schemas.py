@@ -34,6 +34,11 @@ class ImageSchema(Schema):
         metadata={"description": "SHA-512 over mode, size and decoded pixels: the dedupe key."}
     )
     uploaded_at = DateTime(metadata={"description": "UTC, ISO 8601."})
+    owner = String(
+        attribute="owner_name",
+        allow_none=True,
+        metadata={"description": "Who stored it first; null for an anonymous upload."},
+    )
     duplicate = Boolean(
         metadata={"description": "Only on upload: true when the picture was already stored."}
     )
@@ -70,3 +75,19 @@ class HealthSchema(Schema):
     status = String(metadata={"example": "ok"})
     database = Nested(CheckSchema)
     storage = Nested(CheckSchema)
+
+
+class TokenSchema(Schema):
+    id = Integer()
+    name = String()
+    created_at = DateTime()
+    last_used_at = DateTime(allow_none=True)
+    revoked_at = DateTime(allow_none=True)
+
+
+class TokenInSchema(Schema):
+    name = String(required=True, metadata={"example": "laptop"})
+
+
+class NewTokenSchema(TokenSchema):
+    token = String(metadata={"description": "The secret: shown this once, never again."})

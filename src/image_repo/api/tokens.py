@@ -1,0 +1,66 @@
+"""`/tokens`: a user's own API tokens: list, create (shown once), revoke."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint, abort
+from sqlalchemy import select
+
+from .. import accounts
+from ..models import ApiToken, db
+from .auth import auth, current_user
+from .schemas import NewTokenSchema, TokenInSchema, TokenSchema
+
+bp = APIBlueprint("tokens", __name__, url_prefix="/tokens", tag="Tokens")
+
+
+@bp.get("")
+@bp.auth_required(auth)
+@bp.output(TokenSchema(many=True))
+def list_tokens() -> list[ApiToken]:
+    """List your tokens
+
+    Names and dates only; a token's secret is shown once, when it is made.
+    """
+    return db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == current_user().id).order_by(ApiToken.id)
+    ).all()
+
+
+@bp.post("")
+@bp.auth_required(auth)
+@bp.input(TokenInSchema, arg_name="body")
+@bp.output(NewTokenSchema, status_code=201)
+def create_token(body: dict) -> dict:
+    """Make a token
+
+    The answer carries the new secret in `token`; it is not shown again.
+    """
+    try:
+        token, secret = accounts.create_token(current_user(), body["name"])
+    except accounts.AccountError as error:
+        abort(422, str(error))
+    return {
+        "id": token.id,
+        "name": token.name,
+        "created_at": token.created_at,
+        "last_used_at": token.last_used_at,
+        "revoked_at": token.revoked_at,
+        "token": secret,
+    }
+
+
+@bp.delete("/<int:token_id>")
+@bp.auth_required(auth)
+@bp.output({}, status_code=204, description="Revoked: the token no longer works.")
+@bp.doc(responses={404: "No such token among yours."})
+def revoke_token(token_id: int) -> tuple[str, int]:
+    """Revoke a token
+
+    Your own tokens; an admin may revoke anyone's.
+    """
+    user = current_user()
+    token = db.session.get(ApiToken, token_id) if token_id < 2**31 else None
+    if token is None or not (user.is_admin or token.user_id == user.id):
+        abort(404, f"You have no token with id {token_id}.")
+    accounts.revoke_token(token)
+    return "", 204
