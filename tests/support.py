@@ -51,6 +51,10 @@ def stored_files(storage: Path) -> list[Path]:
     )
 
 
+def originals(storage: Path) -> list[Path]:
+    return [path for path in stored_files(storage) if path.parts[-4] == "originals"]
+
+
 def assert_problem(response, status: int, *, detail_has: str = "") -> dict:
     """A problem+json answer with this status and a human-readable detail."""
     assert response.status_code == status, response.get_data(as_text=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import pytest
-from support import assert_problem, encode, jpeg, noise, stored_files, upload
+from support import assert_problem, encode, jpeg, noise, originals, upload
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_unknown_or_malformed_id_is_404(client, image_id):
 
 def test_row_whose_file_vanished_is_404_not_500(client, stored, storage_dir):
     record, _ = stored
-    [path] = stored_files(storage_dir)
+    [path] = originals(storage_dir)
     path.unlink()
 
     assert_problem(client.get(f"/image/{record['id']}"), 404, detail_has="missing")

@@ -71,7 +71,7 @@ def test_openapi_describes_the_multipart_upload(client):
         schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
     assert schema["properties"]["image"]["items"] == {"type": "string", "format": "binary"}
     assert schema["required"] == ["image"]
-    assert {"200", "201", "207", "413", "415", "422"} <= set(upload["responses"])
+    assert {"200", "201", "207", "400", "413", "415", "422"} <= set(upload["responses"])
     assert PROBLEM_JSON in upload["responses"]["415"]["content"]
     assert "application/json" in upload["responses"]["201"]["content"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 from PIL import Image
-from support import PROBLEM_JSON, encode, jpeg, noise, stored_files
+from support import PROBLEM_JSON, encode, jpeg, noise, originals, stored_files
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -46,7 +46,7 @@ def test_twenty_concurrent_uploads_of_one_picture_store_it_once(
     assert len({r.json()["id"] for r in responses}) == 1
     assert query("SELECT COUNT(*) FROM images") == [(1,)]
     winner = statuses.index(201)
-    [stored] = stored_files(storage_dir)
+    [stored] = originals(storage_dir)
     assert stored.read_bytes() == copies[winner]
     assert responses[winner].json()["file_size"] == len(copies[winner])
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
-from support import CORPUS, encode, jpeg, noise, png, stored_files, upload
+from support import CORPUS, encode, jpeg, noise, originals, png, upload
 
 
 def test_upload_answers_201_with_the_record_and_stores_the_bytes(client, storage_dir):
@@ -30,7 +30,7 @@ def test_upload_answers_201_with_the_record_and_stores_the_bytes(client, storage
     assert abs(datetime.now(UTC) - uploaded_at) < timedelta(minutes=1)
     sha = record["sha512"]
     assert len(sha) == 128
-    [stored] = stored_files(storage_dir)
+    [stored] = originals(storage_dir)
     assert stored.relative_to(storage_dir).as_posix() == f"originals/{sha[:2]}/{sha[2:4]}/{sha}.jpg"
     assert stored.read_bytes() == data
 
@@ -63,7 +63,7 @@ def test_same_picture_with_other_exif_and_name_is_a_duplicate(client, storage_di
     assert second.get_json()["original_name"] == "a.jpg"
     assert "Location" not in second.headers
     assert query("SELECT COUNT(*) FROM images") == [(1,)]
-    [stored] = stored_files(storage_dir)
+    [stored] = originals(storage_dir)
     assert stored.read_bytes() == first_bytes
 
 
@@ -189,7 +189,7 @@ def test_client_file_names_are_metadata_only(
     record = response.get_json()
     assert record["original_name"] == stored_name
     sha = record["sha512"]
-    assert [p.relative_to(storage_dir).as_posix() for p in stored_files(storage_dir)] == [
+    assert [p.relative_to(storage_dir).as_posix() for p in originals(storage_dir)] == [
         f"originals/{sha[:2]}/{sha[2:4]}/{sha}.jpg"
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["storage"]

@@ -35,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app.config.update(
         HTTP_ERROR_SCHEMA=ProblemSchema,
         VALIDATION_ERROR_SCHEMA=ProblemSchema,
+        # A request that does not fit the API's schema is malformed: 400.
+        VALIDATION_ERROR_STATUS_CODE=400,
         MAX_FORM_PARTS=settings.MAX_UPLOAD_FILES + 16,
     )
     if config:

@@ -1,9 +1,11 @@
-"""Pillow work: open under limits, decode fully once, and hash the decoded picture."""
+"""Pillow work: open under limits, decode fully once, hash the decoded picture,
+and make thumbnails."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,3 +138,72 @@ def pixel_digest(image: Image.Image, frame_count: int) -> str:
         image.seek(0)
         image.load()
     return digest.hexdigest()
+
+
+# Thumbnail encodings: name -> (Pillow format, MIME type, file extension).
+THUMBNAIL_FORMATS = {
+    "webp": ("WEBP", "image/webp", "webp"),
+    "jpeg": ("JPEG", "image/jpeg", "jpg"),
+    "png": ("PNG", "image/png", "png"),
+}
+# EXIF orientation -> the transposition that shows the picture upright.
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# Modes that Pillow resizes as they are; others are converted first (after
+# resizing where the conversion is exact, as for CMYK).
+RESIZABLE_MODES = {"L", "LA", "RGB", "RGBA", "CMYK"}
+
+
+def has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
+def thumbnail(image: Image.Image, size: int, orientation: int | None) -> Image.Image:
+    """The picture fitted in `size`x`size` (never enlarged), upright, in L, LA,
+    RGB or RGBA.
+
+    On an image not yet loaded, JPEG draft mode first decodes at a reduced
+    scale; never call this before hashing (the hash needs every pixel).
+    """
+    scale = min(1.0, size / max(image.size))
+    target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    if image.tile:  # not loaded yet: a JPEG can decode at 1/2, 1/4 or 1/8 scale
+        image.draft(image.mode, target)
+    image = _resizable(image)
+    if image.size != target:
+        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    if image.mode == "CMYK":
+        image = image.convert("RGB")
+    transpose = UPRIGHT.get(orientation or 1)
+    return image.transpose(transpose) if transpose is not None else image
+
+
+def _resizable(image: Image.Image) -> Image.Image:
+    if image.mode in RESIZABLE_MODES:
+        return image
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        # 16-bit and wider samples: keep the top 8 bits instead of clipping.
+        return image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    return image.convert("RGBA" if has_alpha(image) else "RGB")
+
+
+def encode(image: Image.Image, name: str) -> bytes:
+    """Encode a thumbnail; JPEG has no alpha, so transparency goes on white."""
+    pillow_format, _, _ = THUMBNAIL_FORMATS[name]
+    if pillow_format == "JPEG" and image.mode in ("LA", "RGBA"):
+        background = Image.new("RGB", image.size, "white")
+        background.paste(image.convert("RGBA"), mask=image.getchannel("A"))
+        image = background
+    buffer = io.BytesIO()
+    options = {"JPEG": {"quality": 85}, "WEBP": {"quality": 80, "method": 4}}
+    image.save(buffer, pillow_format, **options.get(pillow_format, {}))
+    return buffer.getvalue()

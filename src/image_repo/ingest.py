@@ -7,6 +7,7 @@ A failure at any step leaves no row and no file behind.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -16,7 +17,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import imaging
+from . import exif, imaging, thumbnails
 from .models import Image, User, db
 from .storage import LocalStorage, StorageError, TempFile
 
@@ -51,21 +52,35 @@ def ingest(stream: BinaryIO, original_name: str | None, *, owner: User | None) -
             allowed_formats=config["ALLOWED_FORMATS"],
             max_pixels=config["MAX_IMAGE_PIXELS"],
         ) as picture:
+            existing = find_by_hash(picture.sha512)
+            if existing is not None:
+                return IngestResult(existing, created=False)
+            metadata = exif.read_exif(picture.image)
             image = Image(
                 sha512=picture.sha512,
                 original_name=clean_name(original_name),
                 format=picture.format,
                 width=picture.width,
                 height=picture.height,
+                frame_count=picture.frame_count,
+                has_alpha=imaging.has_alpha(picture.image),
                 file_size=temp.size,
                 owner=owner,
+                exif_json=json.dumps(metadata.tags) if metadata.tags else None,
+                **{name: getattr(metadata, name) for name in exif.PROMOTED},
             )
-            return _store(storage, temp, image)
+            previews = thumbnails.at_ingest(picture.image, picture.sha512, metadata.orientation)
+            return _store(storage, temp, image, previews)
 
 
-def _store(storage: LocalStorage, temp: TempFile, image: Image) -> IngestResult:
-    # The lock makes "is it stored? if not, store it" one step for this picture
-    # across processes; the unique index on sha512 still settles any other race.
+def _store(
+    storage: LocalStorage, temp: TempFile, image: Image, previews: dict[str, bytes]
+) -> IngestResult:
+    """Insert the row, move the file into place, write the thumbnails, commit.
+
+    The lock makes "is it stored? if not, store it" one step for this picture
+    across processes; the unique index on sha512 still settles any other race.
+    """
     with storage.lock(image.sha512):
         existing = find_by_hash(image.sha512)
         if existing is not None:
@@ -85,10 +100,13 @@ def _store(storage: LocalStorage, temp: TempFile, image: Image) -> IngestResult:
             db.session.rollback()
             raise
         try:
+            for key, data in previews.items():
+                storage.put(key, data)
             db.session.commit()
         except BaseException:
             db.session.rollback()
             storage.delete(image.storage_key)
+            storage.delete_prefix(thumbnails.family(image.sha512))
             raise
     return IngestResult(image, created=True)
 
@@ -98,7 +116,8 @@ def find_by_hash(sha512: str) -> Image | None:
 
 
 def delete(image: Image) -> bool:
-    """Remove the row, then the file (a file already gone is fine).
+    """Remove the row, then the original and its thumbnails (files already gone
+    are fine).
 
     False when a concurrent request deleted the row first.
     """
@@ -109,6 +128,7 @@ def delete(image: Image) -> bool:
         db.session.commit()
         if deleted:
             storage.delete(key)
+            storage.delete_prefix(thumbnails.family(sha512))
     return bool(deleted)
 
 

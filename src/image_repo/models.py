@@ -6,7 +6,19 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import BigInteger, DateTime, Dialect, ForeignKey, MetaData, String, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    Double,
+    ForeignKey,
+    Index,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -61,6 +73,15 @@ def hex_digest(length: int) -> String:
     )
 
 
+# Local wall-clock time (when a photo was taken), microseconds kept on MySQL.
+LocalDateTime = DateTime().with_variant(mysql.DATETIME(fsp=6), *MYSQL)
+# Matched without regard to case on every database (MySQL's default collation
+# already ignores case; SQLite needs NOCASE).
+CaselessString = String(64).with_variant(String(64, collation="NOCASE"), "sqlite")
+# The whole EXIF as JSON; MySQL's TEXT stops at 64 KiB.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -102,21 +123,48 @@ class ApiToken(db.Model):
 
 
 class Image(db.Model):
-    """One stored picture. Its original file lives in storage under `storage_key`."""
+    """One stored picture. Its original file lives in storage under `storage_key`.
+
+    Every list filter and sort has a column here and an index (see the
+    migrations); the full EXIF is kept as JSON for the details view only.
+    """
 
     __tablename__ = "images"
-    __table_args__: ClassVar = TABLE_OPTIONS
+    __table_args__ = (
+        # Keyset pagination: each sort is (column, id).
+        Index("ix_images_uploaded_at_id", "uploaded_at", "id"),
+        Index("ix_images_taken_at_id", "taken_at", "id"),
+        Index("ix_images_file_size_id", "file_size", "id"),
+        TABLE_OPTIONS,
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # SHA-512 over mode, size and decoded pixels: the dedupe key.
     sha512: Mapped[str] = mapped_column(hex_digest(128), unique=True)
     # The client's file name, cleaned; metadata only, never part of a path.
     original_name: Mapped[str | None] = mapped_column(String(255))
-    format: Mapped[str] = mapped_column(String(16))
-    width: Mapped[int]
-    height: Mapped[int]
+    format: Mapped[str] = mapped_column(String(16), index=True)
+    width: Mapped[int] = mapped_column(index=True)
+    height: Mapped[int] = mapped_column(index=True)
+    frame_count: Mapped[int] = mapped_column(default=1)
+    has_alpha: Mapped[bool] = mapped_column(default=False)
     file_size: Mapped[int] = mapped_column(BigInteger)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Promoted from EXIF (see exif.py).
+    taken_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    taken_at_offset: Mapped[int | None] = mapped_column(SmallInteger)  # minutes east of UTC
+    camera_make: Mapped[str | None] = mapped_column(CaselessString, index=True)
+    camera_model: Mapped[str | None] = mapped_column(CaselessString, index=True)
+    lens: Mapped[str | None] = mapped_column(String(128))
+    orientation: Mapped[int | None] = mapped_column(SmallInteger)
+    exposure_time: Mapped[float | None] = mapped_column(Double)
+    f_number: Mapped[float | None] = mapped_column(Double)
+    iso: Mapped[int | None]
+    focal_length: Mapped[float | None] = mapped_column(Double)
+    latitude: Mapped[float | None] = mapped_column(Double, index=True)
+    longitude: Mapped[float | None] = mapped_column(Double)
+    altitude: Mapped[float | None] = mapped_column(Double)
+    exif_json: Mapped[str | None] = mapped_column(LongText)
     # Who stored it first; None for anonymous uploads (ALLOW_ANONYMOUS_UPLOAD).
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True

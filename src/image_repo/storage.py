@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
 import re
 import secrets
@@ -115,6 +116,12 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         """Remove `key`; a key that is already gone is not an error."""
         self.path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every file in `prefix`'s folder whose name starts like it."""
+        folder, _, start = prefix.rpartition("/")
+        for path in self.path(folder).glob(f"{glob.escape(start)}*"):
+            path.unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:

@@ -1,17 +1,34 @@
-"""The image endpoints: upload, download, delete."""
+"""The image endpoints: upload, download, delete, details, thumbnails, base64, list."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from apiflask import APIBlueprint, abort
-from flask import Response, current_app, jsonify, send_file
+from apiflask.fields import String
+from flask import Response, current_app, jsonify, request, send_file, url_for
+from marshmallow import RAISE
 from werkzeug.datastructures import FileStorage
 
-from .. import ingest
+from .. import catalog, imaging, ingest, thumbnails
 from ..ingest import IngestResult, current_storage
 from ..models import Image, db
 from .auth import auth, current_user, ensure_may_delete, public_read, writer
 from .errors import problem_for
-from .schemas import DownloadQuerySchema, ImageSchema, UploadResultSchema, UploadSchema
+from .schemas import (
+    Base64QuerySchema,
+    Base64Schema,
+    DetailsSchema,
+    DownloadQuerySchema,
+    ImagePageSchema,
+    ImageSchema,
+    ListQuerySchema,
+    ThumbnailQuerySchema,
+    UploadResultSchema,
+    UploadSchema,
+)
 
 bp = APIBlueprint("images", __name__, url_prefix="/image", tag="Images")
 
@@ -20,6 +37,7 @@ IMAGE_ID = "<int:image_id>"
 MAX_IMAGE_ID = 2**31 - 1  # the id column's range; beyond it no image can exist
 # A file this service serves is an image, never a page: nothing in it may run.
 FILE_SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox"}
+THUMBNAIL_MAX_AGE = 365 * 24 * 3600  # a thumbnail never changes: the key is the picture
 
 record_schema = ImageSchema()
 
@@ -125,7 +143,7 @@ def download(image_id: int, query: dict) -> Response:
     attachment. Conditional requests (304) and `Range` requests (206) work.
     """
     image = _get_image(image_id)
-    try:
+    with _stored_file(image):
         response = send_file(
             current_storage().path(image.storage_key),
             mimetype=image.mime_type,
@@ -134,9 +152,6 @@ def download(image_id: int, query: dict) -> Response:
             etag=image.sha512[:40],
             last_modified=image.uploaded_at,
         )
-    except FileNotFoundError:
-        current_app.logger.error("image %s: its file %s is missing", image.id, image.storage_key)
-        abort(404, f"The file of image {image.id} is missing from storage.")
     response.headers.update(FILE_SECURITY_HEADERS)
     return response
 
@@ -163,6 +178,149 @@ def delete(image_id: int) -> tuple[str, int]:
     if not ingest.delete(image):
         _not_found(image_id)
     return "", 204
+
+
+@bp.get(f"/{IMAGE_ID}/details")
+@bp.auth_required(auth, optional=True)
+@public_read
+@bp.output(DetailsSchema)
+@bp.doc(responses={401: "No valid API token, and reads are not public.", 404: "No such image."})
+def details(image_id: int) -> Image:
+    """Image details
+
+    The record with the EXIF promoted to fields (date taken, camera, lens,
+    exposure, GPS in signed decimal degrees) and the whole EXIF by tag name.
+    """
+    return _get_image(image_id)
+
+
+@bp.get(f"/{IMAGE_ID}/thumbnail")
+@bp.auth_required(auth, optional=True)
+@public_read
+@bp.input(ThumbnailQuerySchema, location="query", arg_name="query")
+@bp.doc(
+    responses={
+        200: {
+            "description": "The thumbnail, upright (EXIF orientation applied).",
+            "content": {
+                mime: {"schema": {"type": "string", "format": "binary"}}
+                for _, mime, _ in imaging.THUMBNAIL_FORMATS.values()
+            },
+        },
+        304: "Not modified since the `If-None-Match`/`If-Modified-Since` given.",
+        401: "No valid API token, and reads are not public.",
+        404: "No such image.",
+    }
+)
+def thumbnail(image_id: int, query: dict) -> Response:
+    """Thumbnail
+
+    Fits in `size`x`size`, aspect kept, never enlarged, EXIF orientation
+    applied. Made once and kept: cache it forever (`immutable`).
+    """
+    image = _get_image(image_id)
+    name = query.get("format") or _negotiated_format(image)
+    with _stored_file(image):
+        path = thumbnails.path(current_storage(), image, query["size"], name)
+    response = send_file(
+        path,
+        mimetype=imaging.THUMBNAIL_FORMATS[name][1],
+        etag=f"{image.sha512[:40]}-{query['size']}-{name}",
+        last_modified=image.uploaded_at,
+        max_age=THUMBNAIL_MAX_AGE,
+    )
+    response.cache_control.immutable = True
+    if not current_app.config["PUBLIC_READ"]:
+        response.cache_control.public = False
+        response.cache_control.private = True
+    response.vary.add("Accept")
+    response.headers.update(FILE_SECURITY_HEADERS)
+    return response
+
+
+def _negotiated_format(image: Image) -> str:
+    """WebP only for clients that name it: `*/*` is no promise of WebP support."""
+    if any(mime == "image/webp" and quality > 0 for mime, quality in request.accept_mimetypes):
+        return "webp"
+    return thumbnails.fallback_format(image.has_alpha)
+
+
+@bp.get(f"/{IMAGE_ID}/base64")
+@bp.auth_required(auth, optional=True)
+@public_read
+@bp.input(Base64QuerySchema, location="query", arg_name="query")
+@bp.output(Base64Schema)
+@bp.doc(responses={401: "No valid API token, and reads are not public.", 404: "No such image."})
+def as_base64(image_id: int, query: dict) -> dict:
+    """Image as base64
+
+    The original (or, with `thumbnail`, a thumbnail) as base64 and as a
+    `data:` URI, to embed in HTML or JSON.
+    """
+    image = _get_image(image_id)
+    storage = current_storage()
+    with _stored_file(image):
+        if "thumbnail" in query:
+            name = query.get("format") or thumbnails.fallback_format(image.has_alpha)
+            data = thumbnails.path(storage, image, query["thumbnail"], name).read_bytes()
+            mime_type = imaging.THUMBNAIL_FORMATS[name][1]
+        else:
+            data = storage.path(image.storage_key).read_bytes()
+            mime_type = image.mime_type
+    encoded = base64.b64encode(data).decode("ascii")
+    return {
+        "id": image.id,
+        "mime_type": mime_type,
+        "base64": encoded,
+        "data_uri": f"data:{mime_type};base64,{encoded}",
+    }
+
+
+@bp.get("/list")
+@bp.auth_required(auth, optional=True)
+@public_read
+# unknown=RAISE: a misspelt filter must not quietly list everything.
+@bp.input(ListQuerySchema, location="query", arg_name="query", unknown=RAISE)
+@bp.output(ImagePageSchema, headers={"Link": String(metadata={"description": 'rel="next"'})})
+@bp.doc(responses={401: "No valid API token, and reads are not public."})
+def list_images(query: dict) -> tuple[dict, int, dict]:
+    """List images
+
+    Filters combine; `sort` picks the order; pages follow `next_cursor` (also
+    in a `Link: rel="next"` header). Images arriving meanwhile are neither
+    skipped nor repeated.
+    """
+    sort, limit, cursor = query.pop("sort"), query.pop("limit"), query.pop("cursor", None)
+    if query.get("owner") == "me":
+        user = current_user()
+        if user is None:
+            abort(401, "owner=me needs an API token.")
+        query["owner"] = user.name
+    try:
+        page = catalog.search(query, sort=sort, limit=limit, cursor=cursor)
+    except catalog.InvalidCursor as error:
+        abort(
+            400,
+            f"cursor: {error}.",
+            extra_data={"errors": [{"location": "query", "field": "cursor", "detail": str(error)}]},
+        )
+    headers = {}
+    if page.next_cursor:
+        next_url = url_for(
+            "images.list_images", **{**request.args.to_dict(), "cursor": page.next_cursor}
+        )
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return {"items": page.items, "next_cursor": page.next_cursor}, 200, headers
+
+
+@contextmanager
+def _stored_file(image: Image) -> Iterator[None]:
+    """A row whose file vanished is a 404 for the client (and an error in the log)."""
+    try:
+        yield
+    except FileNotFoundError:
+        current_app.logger.error("image %s: its file %s is missing", image.id, image.storage_key)
+        abort(404, f"The file of image {image.id} is missing from storage.")
 
 
 def _get_image(image_id: int) -> Image:

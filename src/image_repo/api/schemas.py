@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC
+
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Dict, File, Integer, List, Nested, String, URLFor
+from apiflask.fields import (
+    AwareDateTime,
+    Boolean,
+    DateTime,
+    Dict,
+    File,
+    Float,
+    Integer,
+    List,
+    Method,
+    NaiveDateTime,
+    Nested,
+    String,
+    URLFor,
+)
+from apiflask.validators import Length, OneOf, Range
+
+from .. import catalog, exif, imaging, thumbnails
+from ..models import Image
+
+THUMBNAIL_FORMATS = list(imaging.THUMBNAIL_FORMATS)
+NULLABLE_STRING = {"type": ["string", "null"]}
 
 
 class ProblemSchema(Schema):
@@ -34,14 +58,130 @@ class ImageSchema(Schema):
         metadata={"description": "SHA-512 over mode, size and decoded pixels: the dedupe key."}
     )
     uploaded_at = DateTime(metadata={"description": "UTC, ISO 8601."})
+    frame_count = Integer(metadata={"description": "More than 1 for animations."})
+    has_alpha = Boolean(metadata={"description": "The picture has transparency."})
     owner = String(
         attribute="owner_name",
         allow_none=True,
         metadata={"description": "Who stored it first; null for an anonymous upload."},
     )
+    taken_at = Method(
+        "get_taken_at",
+        metadata={
+            **NULLABLE_STRING,
+            "description": "EXIF DateTimeOriginal, ISO 8601; with the offset when the camera "
+            "recorded one (OffsetTimeOriginal), else the camera's local time.",
+        },
+    )
+    taken_at_offset = Method(
+        "get_taken_at_offset",
+        metadata={**NULLABLE_STRING, "description": "e.g. +02:00; null: local time only."},
+    )
+    camera_make = String(allow_none=True)
+    camera_model = String(allow_none=True)
+    lens = String(allow_none=True)
+    orientation = Integer(allow_none=True, metadata={"description": "EXIF orientation, 1-8."})
+    exposure_time = Float(allow_none=True, metadata={"description": "Seconds."})
+    f_number = Float(allow_none=True)
+    iso = Integer(allow_none=True)
+    focal_length = Float(allow_none=True, metadata={"description": "Millimetres."})
+    latitude = Float(allow_none=True, metadata={"description": "Degrees; south is negative."})
+    longitude = Float(allow_none=True, metadata={"description": "Degrees; west is negative."})
+    altitude = Float(allow_none=True, metadata={"description": "Metres; below sea level < 0."})
     duplicate = Boolean(
         metadata={"description": "Only on upload: true when the picture was already stored."}
     )
+
+    def get_taken_at(self, image: Image) -> str | None:
+        if image.taken_at is None:
+            return None
+        return exif.as_iso(image.taken_at, image.taken_at_offset)
+
+    def get_taken_at_offset(self, image: Image) -> str | None:
+        if image.taken_at is None or image.taken_at_offset is None:
+            return None
+        return exif.utc_offset(image.taken_at_offset)
+
+
+class DetailsSchema(ImageSchema):
+    exif = Method(
+        "get_exif",
+        metadata={
+            "type": "object",
+            "description": "The whole EXIF by section (IFD0, Exif, GPS, Interop) and tag "
+            "name: rationals as numbers, short binary values as hex, long ones left out.",
+        },
+    )
+
+    def get_exif(self, image: Image) -> dict:
+        return json.loads(image.exif_json) if image.exif_json else {}
+
+
+class ImagePageSchema(Schema):
+    items = List(Nested(ImageSchema))
+    next_cursor = String(
+        allow_none=True,
+        metadata={"description": "Pass as `cursor` for the next page; null on the last."},
+    )
+
+
+class ListQuerySchema(Schema):
+    owner = String(metadata={"description": "A user name, or `me`."})
+    format = String(validate=OneOf([*imaging.FORMATS, *(f.lower() for f in imaging.FORMATS)]))
+    name = String(
+        validate=Length(1, 255), metadata={"description": "Part of the original file name."}
+    )
+    uploaded_after = AwareDateTime(
+        default_timezone=UTC, metadata={"description": "Inclusive; UTC unless an offset is given."}
+    )
+    uploaded_before = AwareDateTime(default_timezone=UTC, metadata={"description": "Exclusive."})
+    taken_after = NaiveDateTime(
+        metadata={"description": "Inclusive; the camera's local time, without an offset."}
+    )
+    taken_before = NaiveDateTime(metadata={"description": "Exclusive; local time."})
+    camera_make = String(validate=Length(1, 64), metadata={"description": "Exact, any case."})
+    camera_model = String(validate=Length(1, 64), metadata={"description": "Exact, any case."})
+    has_gps = Boolean()
+    min_width = Integer(validate=Range(min=0))
+    max_width = Integer(validate=Range(min=0))
+    min_height = Integer(validate=Range(min=0))
+    max_height = Integer(validate=Range(min=0))
+    sort = String(load_default=catalog.DEFAULT_SORT, validate=OneOf(list(catalog.SORTS)))
+    limit = Integer(load_default=50, validate=Range(1, 500))
+    cursor = String(metadata={"description": "From `next_cursor` of the previous page."})
+
+
+class ThumbnailQuerySchema(Schema):
+    size = Integer(
+        load_default=thumbnails.DEFAULT_SIZE,
+        validate=OneOf(thumbnails.SIZES),
+        metadata={"description": "Longest side at most this many pixels; never enlarged."},
+    )
+    format = String(
+        validate=OneOf(THUMBNAIL_FORMATS),
+        metadata={
+            "description": "Default: WebP if `Accept` names image/webp; else PNG for a "
+            "picture with transparency, JPEG for the rest."
+        },
+    )
+
+
+class Base64QuerySchema(Schema):
+    thumbnail = Integer(
+        validate=OneOf(thumbnails.SIZES),
+        metadata={"description": "Give this thumbnail size instead of the original."},
+    )
+    format = String(
+        validate=OneOf(THUMBNAIL_FORMATS),
+        metadata={"description": "With `thumbnail`: its format (default JPEG, or PNG with alpha)."},
+    )
+
+
+class Base64Schema(Schema):
+    id = Integer()
+    mime_type = String()
+    base64 = String()
+    data_uri = String(metadata={"example": "data:image/jpeg;base64,/9j/4AAQ..."})
 
 
 class UploadSchema(Schema):

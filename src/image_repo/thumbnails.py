@@ -1,0 +1,53 @@
+"""Thumbnails: made once, kept on disk beside the originals, served forever.
+
+The default size is made at ingest from the pixels already decoded for the
+hash; other sizes are made on first request (with JPEG draft mode) and cached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image as PillowImage
+
+from . import imaging
+from .models import Image
+from .storage import LocalStorage
+
+SIZES = (64, 128, 256, 512, 1024)
+DEFAULT_SIZE = 256
+
+
+def key(sha512: str, size: int, name: str) -> str:
+    extension = imaging.THUMBNAIL_FORMATS[name][2]
+    return f"thumbnails/{sha512[:2]}/{sha512[2:4]}/{sha512}-{size}.{extension}"
+
+
+def family(sha512: str) -> str:
+    """The key prefix every thumbnail of one picture shares."""
+    return f"thumbnails/{sha512[:2]}/{sha512[2:4]}/{sha512}-"
+
+
+def fallback_format(alpha: bool) -> str:
+    """For clients that do not take WebP: PNG keeps transparency, JPEG is smaller."""
+    return "png" if alpha else "jpeg"
+
+
+def at_ingest(picture: PillowImage.Image, sha512: str, orientation: int | None) -> dict[str, bytes]:
+    """The default-size thumbnails (WebP and the fallback) of a decoded picture."""
+    small = imaging.thumbnail(picture, DEFAULT_SIZE, orientation)
+    names = ("webp", fallback_format(imaging.has_alpha(picture)))
+    return {key(sha512, DEFAULT_SIZE, name): imaging.encode(small, name) for name in names}
+
+
+def path(storage: LocalStorage, image: Image, size: int, name: str) -> Path:
+    """The cached thumbnail's file, made from the original on first request."""
+    thumbnail_key = key(image.sha512, size, name)
+    if not storage.exists(thumbnail_key):
+        with (
+            storage.open(image.storage_key) as original,
+            PillowImage.open(original, formats=[image.format]) as picture,
+        ):
+            small = imaging.thumbnail(picture, size, image.orientation)
+            storage.put(thumbnail_key, imaging.encode(small, name))
+    return storage.path(thumbnail_key)
