@@ -11,3 +11,21 @@ accesslog = "-"
 # The control socket's default path is shared by every gunicorn of this user:
 # several servers on one machine (tests, two checkouts) would fight over it.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Before any worker serves: finish what a crash left half-done (temp files,
+    interrupted stores); see image_repo.maintenance.recover."""
+    from image_repo import create_app
+    from image_repo.maintenance import recover
+    from image_repo.models import db
+
+    app = create_app()
+    with app.app_context():
+        try:
+            for finding in recover():
+                server.log.info("recovery: %s", finding)
+        except Exception as error:  # noqa: BLE001 - serve anyway; fsck can finish the job
+            server.log.warning("recovery skipped: %s", error)
+        finally:
+            db.engine.dispose()

@@ -243,10 +243,14 @@ def live_server(migrated_database: str, storage_dir: Path, tmp_path: Path, make_
 
 @pytest.fixture
 def query(app):
-    """Run SQL on the test database: `query("SELECT COUNT(*) FROM images")`."""
+    """Run SQL on the test database: `query("SELECT COUNT(*) FROM images")`.
+    Rows for a query, the row count for a change (committed)."""
 
     def run(sql: str, **params):
         with app.app_context():
-            return db.session.execute(text(sql), params).all()
+            result = db.session.execute(text(sql), params)
+            answer = result.all() if result.returns_rows else result.rowcount
+            db.session.commit()
+            return answer
 
     return run

@@ -1,7 +1,8 @@
-"""`flask --app image_repo users ...` and `tokens ...`: accounts from the shell."""
+"""`flask --app image_repo users|tokens|images ...`: accounts and upkeep from the shell."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -9,16 +10,18 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from . import accounts
+from . import accounts, imaging, ingest, maintenance
 from .models import ApiToken, User, db
 
 users = AppGroup("users", help="Users who upload and own images.")
 tokens = AppGroup("tokens", help="API tokens (only their hashes are stored).")
+images = AppGroup("images", help="The stored images and their files.")
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(tokens)
+    app.cli.add_command(images)
 
 
 def _fail(message: str) -> NoReturn:
@@ -94,3 +97,45 @@ def revoke_token(token_id: int) -> None:
         _fail(f"there is no token with id {token_id}")
     accounts.revoke_token(token)
     click.echo(f"Revoked token {token_id} ({token.name!r} of {token.user.name!r}).")
+
+
+@images.command("fsck")
+@click.option("--repair", is_flag=True, help="Fix what is safe to fix.")
+@click.option("--skip-hashes", is_flag=True, help="Do not decode every original to check its hash.")
+def fsck(repair: bool, skip_hashes: bool) -> None:
+    """Check that every row has its file and every file its row.
+
+    Reports rows without files, files without rows, originals whose pixels do
+    not hash to their name, leftover temp files, stores a crash cut short, and
+    thumbnails of deleted images. Exits with status 1 when it found anything.
+    """
+    findings = maintenance.fsck(repair=repair, verify_hashes=not skip_hashes)
+    for finding in findings:
+        click.echo(str(finding))
+    unrepaired = sum(not finding.repaired for finding in findings)
+    click.echo(f"{len(findings)} problem(s) found, {len(findings) - unrepaired} repaired.")
+    if findings:
+        raise SystemExit(1)
+
+
+@images.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--owner", "owner_name", help="The user who will own what is imported.")
+def import_folder(folder: Path, owner_name: str | None) -> None:
+    """Store every image file in FOLDER (and below), as an upload would."""
+    owner = accounts.find_user(owner_name) if owner_name else None
+    if owner_name and owner is None:
+        _fail(f"there is no user named {owner_name!r}")
+    counts = {"stored": 0, "duplicate": 0, "refused": 0}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            with path.open("rb") as stream:
+                result = ingest.ingest(stream, path.name, owner=owner)
+        except imaging.ImageRejected as error:
+            counts["refused"] += 1
+            click.echo(f"refused    {path}: {error}")
+            continue
+        outcome = "stored" if result.created else "duplicate"
+        counts[outcome] += 1
+        click.echo(f"{outcome:<10} {path} -> /image/{result.image.id}")
+    click.echo(", ".join(f"{count} {name}" for name, count in counts.items()) + ".")

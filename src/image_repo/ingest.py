@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import exif, imaging, thumbnails
-from .models import Image, User, db
+from .models import Image, User, db, original_prefix
 from .storage import LocalStorage, StorageError, TempFile
 
 MAX_NAME_LENGTH = 255
@@ -80,34 +80,35 @@ def _store(
 
     The lock makes "is it stored? if not, store it" one step for this picture
     across processes; the unique index on sha512 still settles any other race.
+    The pending mark lets recovery after a crash remove files left without a row.
     """
     with storage.lock(image.sha512):
         existing = find_by_hash(image.sha512)
         if existing is not None:
             return IngestResult(existing, created=False)
-        db.session.add(image)
-        try:
-            db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
-            winner = find_by_hash(image.sha512)
-            if winner is None:
+        with storage.pending(image.sha512):
+            db.session.add(image)
+            try:
+                db.session.flush()
+            except IntegrityError:
+                db.session.rollback()
+                winner = find_by_hash(image.sha512)
+                if winner is None:
+                    raise
+                return IngestResult(winner, created=False)
+            try:
+                storage.commit(temp, image.storage_key)
+            except StorageError:
+                db.session.rollback()
                 raise
-            return IngestResult(winner, created=False)
-        try:
-            storage.commit(temp, image.storage_key)
-        except StorageError:
-            db.session.rollback()
-            raise
-        try:
-            for key, data in previews.items():
-                storage.put(key, data)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            storage.delete(image.storage_key)
-            storage.delete_prefix(thumbnails.family(image.sha512))
-            raise
+            try:
+                for key, data in previews.items():
+                    storage.put(key, data)
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                remove_files(storage, image.sha512)
+                raise
     return IngestResult(image, created=True)
 
 
@@ -122,14 +123,19 @@ def delete(image: Image) -> bool:
     False when a concurrent request deleted the row first.
     """
     storage = current_storage()
-    image_id, sha512, key = image.id, image.sha512, image.storage_key
-    with storage.lock(sha512):
+    image_id, sha512 = image.id, image.sha512
+    with storage.lock(sha512), storage.pending(sha512):
         deleted = db.session.execute(sql_delete(Image).where(Image.id == image_id)).rowcount
         db.session.commit()
         if deleted:
-            storage.delete(key)
-            storage.delete_prefix(thumbnails.family(sha512))
+            remove_files(storage, sha512)
     return bool(deleted)
+
+
+def remove_files(storage: LocalStorage, sha512: str) -> None:
+    """The original (whatever its extension) and every thumbnail of a picture."""
+    storage.delete_prefix(original_prefix(sha512))
+    storage.delete_prefix(thumbnails.family(sha512))
 
 
 def clean_name(name: str | None) -> str | None:

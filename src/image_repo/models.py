@@ -191,4 +191,8 @@ class Image(db.Model):
 
 def original_key(sha512: str, image_format: str) -> str:
     """Server-made, content-addressed storage key of an original file."""
-    return f"originals/{sha512[:2]}/{sha512[2:4]}/{sha512}.{file_extension(image_format)}"
+    return f"{original_prefix(sha512)}{file_extension(image_format)}"
+
+
+def original_prefix(sha512: str) -> str:
+    return f"originals/{sha512[:2]}/{sha512[2:4]}/{sha512}."

@@ -20,6 +20,7 @@ from typing import BinaryIO
 KEY_PATTERN = re.compile(r"[a-z0-9]+(/[a-z0-9][a-z0-9._-]*)+")
 TEMP_DIR = "tmp"
 LOCK_DIR = "locks"
+PENDING = ".pending"
 COPY_CHUNK = 1024 * 1024
 
 
@@ -116,6 +117,44 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         """Remove `key`; a key that is already gone is not an error."""
         self.path(key).unlink(missing_ok=True)
+
+    def keys(self, folder: str) -> Iterator[str]:
+        """Every file's key under `folder`, e.g. `keys("originals")`."""
+        for path in sorted((self.root / folder).rglob("*")):
+            if path.is_file():
+                yield path.relative_to(self.root).as_posix()
+
+    def temp_files(self) -> list[Path]:
+        """Files being received now, or left behind by a crash."""
+        return sorted((self.root / TEMP_DIR).glob("*.part"))
+
+    @contextlib.contextmanager
+    def pending(self, name: str) -> Iterator[None]:
+        """Mark `name` as being stored until the block ends.
+
+        A crash inside the block leaves the mark, and recovery (see
+        maintenance.py) then knows which files may lack their database row.
+        """
+        marker = self.root / TEMP_DIR / f"{name}{PENDING}"
+        try:
+            marker.touch()
+        except OSError as error:
+            raise StorageError(f"cannot write to storage: {error.strerror}") from error
+        try:
+            yield
+        finally:
+            marker.unlink(missing_ok=True)
+
+    def pending_names(self) -> list[str]:
+        return sorted(
+            path.name.removesuffix(PENDING) for path in (self.root / TEMP_DIR).glob(f"*{PENDING}")
+        )
+
+    def is_pending(self, name: str) -> bool:
+        return (self.root / TEMP_DIR / f"{name}{PENDING}").exists()
+
+    def clear_pending(self, name: str) -> None:
+        (self.root / TEMP_DIR / f"{name}{PENDING}").unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove every file in `prefix`'s folder whose name starts like it."""
