@@ -53,6 +53,15 @@ def normalise_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def engine_options(url: str) -> dict:
+    """Stale pooled connections are replaced (pre-ping), and an unreachable
+    MySQL fails a request in seconds rather than hanging it."""
+    options: dict = {"pool_pre_ping": True, "pool_recycle": 3600}
+    if make_url(url).get_backend_name() in ("mysql", "mariadb"):
+        options["connect_args"] = {"connect_timeout": 5}
+    return options
+
+
 class Config:
     """Production defaults: SQLite and local storage under `instance/`."""
 
@@ -81,5 +90,5 @@ class Config:
         # Uploads (and deletes of ownerless images) without a token: for a
         # private, single-user install only.
         self.ALLOW_ANONYMOUS_UPLOAD = _bool(env, "ALLOW_ANONYMOUS_UPLOAD", False)
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 3600}
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.MIGRATIONS_DIRECTORY = str(BASE_DIR / "migrations")
