@@ -2,6 +2,12 @@
 
 import os
 
+from image_repo.allocator import keep_big_blocks
+
+# Workers inherit the master's malloc settings when they are forked.
+if os.environ.get("KEEP_BIG_BLOCKS", "true").lower() in ("1", "true", "yes", "on"):
+    keep_big_blocks()
+
 wsgi_app = "image_repo:create_app()"
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

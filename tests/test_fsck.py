@@ -65,7 +65,6 @@ def test_every_kind_of_problem_is_found_and_the_safe_ones_repaired(
             "size-mismatch",
             "orphan-original",
             "orphan-thumbnail",
-            "orphan-thumbnail",
             "leftover-temp",
             "interrupted-store",
         ]

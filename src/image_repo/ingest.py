@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import exif, imaging, thumbnails
 from .models import Image, User, db, original_prefix
-from .storage import LocalStorage, StorageError, TempFile
+from .storage import LocalStorage, TempFile
 
 MAX_NAME_LENGTH = 255
 
@@ -76,35 +76,34 @@ def ingest(stream: BinaryIO, original_name: str | None, *, owner: User | None) -
 def _store(
     storage: LocalStorage, temp: TempFile, image: Image, previews: dict[str, bytes]
 ) -> IngestResult:
-    """Insert the row, move the file into place, write the thumbnails, commit.
+    """Move the file into place, write the thumbnails, then insert the row.
 
     The lock makes "is it stored? if not, store it" one step for this picture
-    across processes; the unique index on sha512 still settles any other race.
-    The pending mark lets recovery after a crash remove files left without a row.
+    across processes, and the pending mark lets recovery after a crash remove
+    files left without a row. The files go first so that the database's write
+    transaction (which on SQLite blocks every other writer) lasts only for the
+    insert, not for the fsyncs.
     """
     with storage.lock(image.sha512):
         existing = find_by_hash(image.sha512)
         if existing is not None:
             return IngestResult(existing, created=False)
         with storage.pending(image.sha512):
-            db.session.add(image)
-            try:
-                db.session.flush()
-            except IntegrityError:
-                db.session.rollback()
-                winner = find_by_hash(image.sha512)
-                if winner is None:
-                    raise
-                return IngestResult(winner, created=False)
             try:
                 storage.commit(temp, image.storage_key)
-            except StorageError:
-                db.session.rollback()
-                raise
-            try:
                 for key, data in previews.items():
                     storage.put(key, data)
+                db.session.add(image)
                 db.session.commit()
+            except IntegrityError:
+                # Another process without this lock (another host?) stored the
+                # same picture: its row wins, and the files are the same picture.
+                db.session.rollback()
+                winner = find_by_hash(image.sha512)
+                if winner is not None:
+                    return IngestResult(winner, created=False)
+                remove_files(storage, image.sha512)
+                raise
             except BaseException:
                 db.session.rollback()
                 remove_files(storage, image.sha512)

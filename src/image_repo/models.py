@@ -186,7 +186,11 @@ class Image(db.Model):
 
     @property
     def download_name(self) -> str:
-        return self.original_name or f"image-{self.id}.{file_extension(self.format)}"
+        return self.download_name_for(self.id, self.original_name, self.format)
+
+    @staticmethod
+    def download_name_for(image_id: int, original_name: str | None, image_format: str) -> str:
+        return original_name or f"image-{image_id}.{file_extension(image_format)}"
 
 
 def original_key(sha512: str, image_format: str) -> str:

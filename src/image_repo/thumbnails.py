@@ -1,7 +1,8 @@
 """Thumbnails: made once, kept on disk beside the originals, served forever.
 
 The default size is made at ingest from the pixels already decoded for the
-hash; other sizes are made on first request (with JPEG draft mode) and cached.
+hash; other sizes and formats are made on first request (with JPEG draft
+mode) and cached.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from PIL import Image as PillowImage
 
 from . import imaging
-from .models import Image
+from .serving import ServedImage
 from .storage import LocalStorage
 
 SIZES = (64, 128, 256, 512, 1024)
@@ -34,13 +35,17 @@ def fallback_format(alpha: bool) -> str:
 
 
 def at_ingest(picture: PillowImage.Image, sha512: str, orientation: int | None) -> dict[str, bytes]:
-    """The default-size thumbnails (WebP and the fallback) of a decoded picture."""
+    """The default-size thumbnail of a decoded picture, in the fallback format.
+
+    WebP waits for its first request: encoding it costs more than decoding
+    and hashing a 100 KB photo, and many pictures are never shown in a browser.
+    """
+    name = fallback_format(imaging.has_alpha(picture))
     small = imaging.thumbnail(picture, DEFAULT_SIZE, orientation)
-    names = ("webp", fallback_format(imaging.has_alpha(picture)))
-    return {key(sha512, DEFAULT_SIZE, name): imaging.encode(small, name) for name in names}
+    return {key(sha512, DEFAULT_SIZE, name): imaging.encode(small, name)}
 
 
-def path(storage: LocalStorage, image: Image, size: int, name: str) -> Path:
+def path(storage: LocalStorage, image: ServedImage, size: int, name: str) -> Path:
     """The cached thumbnail's file, made from the original on first request."""
     thumbnail_key = key(image.sha512, size, name)
     if not storage.exists(thumbnail_key):

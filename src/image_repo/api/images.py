@@ -12,9 +12,10 @@ from flask import Response, current_app, jsonify, request, send_file, url_for
 from marshmallow import RAISE
 from werkzeug.datastructures import FileStorage
 
-from .. import catalog, imaging, ingest, thumbnails
+from .. import catalog, imaging, ingest, serving, thumbnails
 from ..ingest import IngestResult, current_storage
 from ..models import Image, db
+from ..serving import ServedImage
 from .auth import auth, current_user, ensure_may_delete, public_read, writer
 from .errors import problem_for
 from .schemas import (
@@ -142,7 +143,7 @@ def download(image_id: int, query: dict) -> Response:
     and the original name in `Content-Disposition`; `?download=1` makes it an
     attachment. Conditional requests (304) and `Range` requests (206) work.
     """
-    image = _get_image(image_id)
+    image = _served_image(image_id)
     with _stored_file(image):
         response = send_file(
             current_storage().path(image.storage_key),
@@ -177,6 +178,7 @@ def delete(image_id: int) -> tuple[str, int]:
     ensure_may_delete(image)
     if not ingest.delete(image):
         _not_found(image_id)
+    serving.forget(image_id)
     return "", 204
 
 
@@ -218,7 +220,7 @@ def thumbnail(image_id: int, query: dict) -> Response:
     Fits in `size`x`size`, aspect kept, never enlarged, EXIF orientation
     applied. Made once and kept: cache it forever (`immutable`).
     """
-    image = _get_image(image_id)
+    image = _served_image(image_id)
     name = query.get("format") or _negotiated_format(image)
     with _stored_file(image):
         path = thumbnails.path(current_storage(), image, query["size"], name)
@@ -227,18 +229,16 @@ def thumbnail(image_id: int, query: dict) -> Response:
         mimetype=imaging.THUMBNAIL_FORMATS[name][1],
         etag=f"{image.sha512[:40]}-{query['size']}-{name}",
         last_modified=image.uploaded_at,
-        max_age=THUMBNAIL_MAX_AGE,
     )
-    response.cache_control.immutable = True
-    if not current_app.config["PUBLIC_READ"]:
-        response.cache_control.public = False
-        response.cache_control.private = True
-    response.vary.add("Accept")
+    # Plain strings: the header objects' parsers cost more than the rest here.
+    audience = "public" if current_app.config["PUBLIC_READ"] else "private"
+    response.headers["Cache-Control"] = f"{audience}, max-age={THUMBNAIL_MAX_AGE}, immutable"
+    response.headers["Vary"] = "Accept"
     response.headers.update(FILE_SECURITY_HEADERS)
     return response
 
 
-def _negotiated_format(image: Image) -> str:
+def _negotiated_format(image: ServedImage) -> str:
     """WebP only for clients that name it: `*/*` is no promise of WebP support."""
     if any(mime == "image/webp" and quality > 0 for mime, quality in request.accept_mimetypes):
         return "webp"
@@ -257,7 +257,7 @@ def as_base64(image_id: int, query: dict) -> dict:
     The original (or, with `thumbnail`, a thumbnail) as base64 and as a
     `data:` URI, to embed in HTML or JSON.
     """
-    image = _get_image(image_id)
+    image = _served_image(image_id)
     storage = current_storage()
     with _stored_file(image):
         if "thumbnail" in query:
@@ -314,13 +314,25 @@ def list_images(query: dict) -> tuple[dict, int, dict]:
 
 
 @contextmanager
-def _stored_file(image: Image) -> Iterator[None]:
-    """A row whose file vanished is a 404 for the client (and an error in the log)."""
+def _stored_file(image: ServedImage) -> Iterator[None]:
+    """A file that is not there: the image was deleted (404), or its row lost
+    its file (404 for the client, an error in the log)."""
     try:
         yield
     except FileNotFoundError:
+        serving.forget(image.id)
+        if db.session.get(Image, image.id) is None:
+            _not_found(image.id)
         current_app.logger.error("image %s: its file %s is missing", image.id, image.storage_key)
         abort(404, f"The file of image {image.id} is missing from storage.")
+
+
+def _served_image(image_id: int) -> ServedImage:
+    """The image's immutable facts, usually without a database query."""
+    image = serving.find(image_id) if image_id <= MAX_IMAGE_ID else None
+    if image is None:
+        _not_found(image_id)
+    return image
 
 
 def _get_image(image_id: int) -> Image:
