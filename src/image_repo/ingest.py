@@ -33,10 +33,13 @@ def current_storage() -> LocalStorage:
     return current_app.extensions["image_repo.storage"]
 
 
-def ingest(stream: BinaryIO, original_name: str | None, *, owner: User | None) -> IngestResult:
+def ingest(
+    stream: BinaryIO, original_name: str | None, *, owner: User | None, source: str = "upload"
+) -> IngestResult:
     """Store the picture in `stream`, or return the record that already holds it.
 
-    Dedupe is global: a picture someone else stored first stays theirs.
+    Dedupe is global: a picture someone else stored first stays theirs, and
+    keeps the `source` ("upload" or "generated") it came in with.
 
     Raises `imaging.ImageRejected` for bytes that are not an acceptable image,
     `storage.StorageError` when the file cannot be written, and SQLAlchemy's
@@ -59,6 +62,7 @@ def ingest(stream: BinaryIO, original_name: str | None, *, owner: User | None) -
                 height=picture.height,
                 file_size=temp.size,
                 owner=owner,
+                source=source,
             )
             return _store(storage, temp, image)
 
