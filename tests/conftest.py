@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 import pymysql
 import pytest
 import requests
+from fake_gemini import FakeGemini
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -27,6 +29,17 @@ from image_repo.models import db
 
 ROOT = Path(__file__).resolve().parent.parent
 MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+
+# The suite never talks to Google or to a broker it did not start itself.
+for _name in (
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GEMINI_BASE_URL",
+    "GENERATION_BACKEND",
+    "CELERY_BROKER_URL",
+    "RATELIMIT_STORAGE_URI",
+):
+    os.environ.pop(_name, None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,6 +130,7 @@ def make_app(migrated_database: str, storage_dir: Path):
 
     yield build
     for app in apps:
+        app.extensions["image_repo.runner"].shutdown()
         clean_database(app)
 
 
@@ -196,6 +210,7 @@ class LiveServer:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: `kill` reaches the workers
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -204,9 +219,14 @@ class LiveServer:
             try:
                 if requests.get(f"{self.url}/health", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still booting
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """Die at once, workers and all, as on a crash or an OOM kill."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -239,6 +259,14 @@ def live_server(migrated_database: str, storage_dir: Path, tmp_path: Path, make_
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def fake_gemini() -> Iterator[FakeGemini]:
+    """A fake Gemini REST server on 127.0.0.1 for the real google-genai SDK."""
+    server = FakeGemini()
+    yield server
+    server.close()
 
 
 @pytest.fixture

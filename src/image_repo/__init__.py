@@ -13,8 +13,8 @@ from sqlalchemy import event
 
 from config import Config
 
-from . import cli, imaging
-from .api import health, images, tokens
+from . import cli, generation, imaging
+from .api import generate, health, images, tokens
 from .api.errors import PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
 from .models import db
@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         HTTP_ERROR_SCHEMA=ProblemSchema,
         VALIDATION_ERROR_SCHEMA=ProblemSchema,
         MAX_FORM_PARTS=settings.MAX_UPLOAD_FILES + 16,
+        RATELIMIT_HEADERS_ENABLED=True,
     )
     if config:
         app.config.update(config)
@@ -50,11 +51,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     storage = LocalStorage(app.config["FILE_STORAGE_LOCATION"])
     storage.init()
     app.extensions["image_repo.storage"] = storage
+    generation.init_app(app)
+    generate.limiter.init_app(app)
 
     app.schema_name_resolver = _schema_name
     register_error_handlers(app)
     app.register_blueprint(images.bp)
     app.register_blueprint(tokens.bp)
+    app.register_blueprint(generate.bp)
     app.register_blueprint(health.bp)
     cli.register(app)
     app.after_request(_nosniff)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from ..generation.jobs import InvalidGenerationRequest, RunnerUnavailable
 from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
 from ..storage import StorageError
 
@@ -67,6 +68,11 @@ def problem_for(error: Exception) -> Problem | None:
             "The database is unavailable; try again shortly.",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
+    if isinstance(error, InvalidGenerationRequest):
+        errors = [{"location": "json", "field": error.field, "detail": str(error)}]
+        return Problem(422, f"{error.field}: {error}", extra={"errors": errors})
+    if isinstance(error, RunnerUnavailable):
+        return Problem(503, str(error), headers={"Retry-After": RETRY_AFTER_SECONDS})
     return None
 
 
@@ -92,7 +98,13 @@ def register_error_handlers(app: APIFlask) -> None:
             status, error.description or HTTPStatus(status).description, headers
         ).response()
 
-    for known in (ImageRejected, StorageError, *DATABASE_DOWN):
+    for known in (
+        ImageRejected,
+        StorageError,
+        InvalidGenerationRequest,
+        RunnerUnavailable,
+        *DATABASE_DOWN,
+    ):
 
         @app.errorhandler(known)
         def known_error(error: Exception) -> Response:
