@@ -164,4 +164,3 @@ def test_a_call_that_takes_too_long_times_out(gemini, fake_gemini):
 
     assert (job["status"], job["error"]["code"]) == ("failed", "timeout")
     assert len(fake_gemini.requests) == 2
-
