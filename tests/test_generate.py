@@ -229,3 +229,17 @@ def test_the_eleventh_request_in_a_minute_is_429_with_retry_after(make_client, m
     bob = client.application.test_client()  # another user has their own allowance
     bob.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_user('bob')}"
     assert generate(bob, prompt="my first").status_code == 202
+
+
+def test_openapi_describes_the_generation_endpoints(client):
+    spec = client.get("/openapi.json").get_json()
+
+    operations = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+    assert operations >= {
+        ("POST", "/image/generate"),
+        ("GET", "/image/jobs/{job_id}"),
+        ("GET", "/image/styles"),
+    }
+    generate_202 = spec["paths"]["/image/generate"]["post"]["responses"]["202"]
+    assert "Location" in generate_202["headers"]
+    assert "watercolor" in spec["components"]["schemas"]["Generate"]["properties"]["style"]["enum"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from apiflask import APIBlueprint, abort
+from apiflask.fields import String
 from flask import current_app, request, url_for
 from flask_limiter import Limiter
 
@@ -45,7 +46,7 @@ def _too_many() -> str:
     JobSchema,
     status_code=202,
     description="Queued: follow the job at `Location`.",
-    headers={"Location": {"description": "The job.", "schema": {"type": "string"}}},
+    headers={"Location": String(metadata={"description": "The job's URL."})},
 )
 @bp.doc(
     responses={

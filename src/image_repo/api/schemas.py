@@ -173,7 +173,7 @@ class JobSchema(Schema):
     aspect_ratio = String(allow_none=True)
     notice = Function(
         lambda job: NOTICES.get(job.backend),
-        metadata={"type": "string", "nullable": True, "description": "What to know about it."},
+        metadata={"type": ["string", "null"], "description": "What to know about it."},
     )
     owner = String(attribute="owner_name", allow_none=True)
     created_at = DateTime()
@@ -183,7 +183,7 @@ class JobSchema(Schema):
     image_id = Integer(allow_none=True, metadata={"description": "When succeeded."})
     image_url = Function(
         lambda job: url_for("images.download", image_id=job.image_id) if job.image_id else None,
-        metadata={"type": "string", "nullable": True},
+        metadata={"type": ["string", "null"], "description": "When succeeded: the image."},
     )
     duplicate = Boolean(
         allow_none=True,

@@ -41,7 +41,10 @@ class PromptManager:
         styles = {}
         for name, table in tomllib.loads(text).items():
             template = table["template"]
-            fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+            try:
+                fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+            except ValueError as error:
+                raise ValueError(f"style {name!r}: the template is malformed: {error}") from None
             if fields != {"prompt"}:
                 raise ValueError(
                     f"style {name!r}: the template must use {{prompt}} and no other field"
