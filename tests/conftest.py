@@ -129,8 +129,9 @@ def make_app(migrated_database: str, storage_dir: Path):
         return app
 
     yield build
-    for app in apps:
+    for app in apps:  # jobs still running would write into the emptied database
         app.extensions["image_repo.runner"].shutdown()
+    for app in apps:
         clean_database(app)
 
 

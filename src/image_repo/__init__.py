@@ -36,7 +36,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         HTTP_ERROR_SCHEMA=ProblemSchema,
         VALIDATION_ERROR_SCHEMA=ProblemSchema,
         MAX_FORM_PARTS=settings.MAX_UPLOAD_FILES + 16,
-        RATELIMIT_HEADERS_ENABLED=True,
     )
     if config:
         app.config.update(config)

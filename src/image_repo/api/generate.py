@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 
 from apiflask import APIBlueprint, abort
 from apiflask.fields import String
-from flask import current_app, request, url_for
-from flask_limiter import Limiter
+from flask import Response, current_app, request, url_for
+from flask_limiter import Limiter, RateLimitExceeded
 
 from ..generation import jobs
 from ..generation.prompts import prompt_manager
 from ..models import GenerationJob, db
 from .auth import auth, current_user, public_read, writer
+from .errors import Problem
 from .schemas import GenerateSchema, JobQuerySchema, JobSchema, StyleSchema
 
 bp = APIBlueprint("generate", __name__, url_prefix="/image", tag="Generation")
@@ -26,7 +29,7 @@ def _caller() -> str:
     return f"user:{user.id}" if user else f"address:{request.remote_addr}"
 
 
-# Storage, headers (Retry-After) and on/off come from the RATELIMIT_* settings.
+# The counts' storage comes from RATELIMIT_STORAGE_URI.
 limiter = Limiter(key_func=_caller)
 
 
@@ -35,6 +38,15 @@ def _too_many() -> str:
         f"Too many generate requests: at most {current_app.config['GENERATION_RATE_LIMIT']} "
         "per user. Try again after Retry-After seconds."
     )
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error: RateLimitExceeded) -> Response:
+    """429 with the seconds until the window frees up. Flask-Limiter's own
+    headers are off: they would put a Retry-After on every 202 too."""
+    limit = limiter.current_limit
+    retry_after = max(1, math.ceil(limit.window.reset_time - time.time())) if limit else 60
+    return Problem(429, error.description, headers={"Retry-After": str(retry_after)}).response()
 
 
 @bp.post("/generate")
