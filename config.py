@@ -124,6 +124,10 @@ class Config:
         # How often `?wait=` checks the database for jobs that end in another process.
         self.JOB_POLL_INTERVAL = _float(env, "JOB_POLL_INTERVAL", 0.04)
         # Generate requests per user (Flask-Limiter syntax). The counts live in
-        # RATELIMIT_STORAGE_URI: memory:// counts per process; redis://... is shared.
+        # RATELIMIT_STORAGE_URI: memory:// counts in each process, redis://... is
+        # shared by all; the Celery broker's Redis is the default when there is one.
         self.GENERATION_RATE_LIMIT = env.get("GENERATION_RATE_LIMIT") or "10/minute"
-        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or "memory://"
+        broker = self.CELERY_BROKER_URL or ""
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or (
+            broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+        )

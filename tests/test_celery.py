@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 from fake_gemini import API_KEY, image
 from support import PROBLEM_JSON, assert_problem, ended_job, generate, png
 
@@ -171,3 +172,22 @@ def test_a_broker_that_is_down_is_503_and_the_job_is_failed(make_client, query):
     assert query("SELECT status, error_code FROM generation_jobs") == [
         ("failed", "queue_unavailable")
     ]
+
+
+def test_the_rate_limit_holds_across_processes_through_the_brokers_redis(
+    live_server, broker, token
+):
+    """Two gunicorn workers share one count: the broker's Redis holds it."""
+    server = live_server(WEB_CONCURRENCY="2", RATELIMIT_KEY_PREFIX=broker["CELERY_QUEUE"], **broker)
+
+    statuses = [
+        requests.post(
+            f"{server.url}/image/generate",
+            json={"prompt": f"picture {n}"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).status_code
+        for n in range(11)
+    ]
+
+    assert statuses == [202] * 10 + [429]
