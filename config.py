@@ -127,6 +127,8 @@ class Config:
         # RATELIMIT_STORAGE_URI: memory:// counts in each process, redis://... is
         # shared by all; the Celery broker's Redis is the default when there is one.
         self.GENERATION_RATE_LIMIT = env.get("GENERATION_RATE_LIMIT") or "10/minute"
+        # Prefix of the counts' keys: deployments that share a Redis need their own.
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX") or "image-repo"
         broker = self.CELERY_BROKER_URL or ""
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or (
             broker if broker.startswith(("redis://", "rediss://")) else "memory://"

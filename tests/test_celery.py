@@ -41,8 +41,19 @@ def broker() -> Iterator[dict[str, str]]:
         pytest.skip(message)
     queue = f"image-repo-test-{os.getpid()}-{secrets.token_hex(3)}"
     yield {"CELERY_BROKER_URL": REDIS_URL, "CELERY_QUEUE": queue}
-    connection.delete(queue, f"_kombu.binding.{queue}")
+    forget_queue(connection, queue)
     connection.close()
+
+
+def forget_queue(connection: redis.Redis, queue: str) -> None:
+    """Remove what this test's queue left in Redis: the queue, kombu's bindings,
+    and messages a killed worker had taken (kombu would restore them in an hour).
+    Rate limit counts expire with their window."""
+    connection.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    for tag, message in connection.hscan_iter("unacked"):
+        if queue.encode() in message:
+            connection.hdel("unacked", tag)
+            connection.zrem("unacked_index", tag)
 
 
 class Worker:
