@@ -102,7 +102,8 @@ def submit(
 
 def run_job(job_id: str) -> None:
     """The task body, the same under every runner: claim the job, generate,
-    ingest, record the outcome. Never raises: every failure is the job's."""
+    ingest, record the outcome. A failure to generate or store is the job's
+    (status failed, with a code); only the database failing raises."""
     heartbeat = current_app.extensions["image_repo.heartbeat"]
     heartbeat.hold(job_id)
     try:

@@ -6,6 +6,7 @@ and when it is called.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import Celery
@@ -17,6 +18,8 @@ from ..models import GenerationJob, db, utcnow
 from . import jobs
 from .background import KeyedLoop
 from .tasks import TASK_NAME
+
+logger = logging.getLogger(__name__)
 
 
 class Heartbeat(KeyedLoop):
@@ -55,6 +58,10 @@ class ThreadRunner:
         try:
             with self.app.app_context():
                 jobs.run_job(job_id)
+        except Exception:
+            # Only the database failing gets here; a future's exception is
+            # never read, so say it. The job is failed once its heartbeat stops.
+            logger.exception("generation job %s could not be run", job_id)
         finally:
             heartbeat.release(job_id)
 
