@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test run test lint format clean
+.PHONY: install install-test run worker test lint format clean
 
 install: $(RUNTIME_STAMP)
 
@@ -24,6 +24,12 @@ $(TEST_STAMP): $(RUNTIME_STAMP) requirements-test.txt
 run: install
 	$(BIN)/flask --app image_repo db upgrade
 	$(BIN)/gunicorn --config gunicorn.conf.py
+
+# A Celery worker for generation jobs; needs CELERY_BROKER_URL (and the same
+# DATABASE_URL and FILE_STORAGE_LOCATION as the web servers).
+worker: install
+	$(BIN)/flask --app image_repo db upgrade
+	$(BIN)/celery -A image_repo.worker worker --loglevel=INFO
 
 # The whole suite, once on SQLite and once on MySQL/MariaDB.
 # REQUIRE_MYSQL=1 turns an unreachable MySQL into a failure instead of a skip.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.engine import make_url
 
@@ -16,15 +17,26 @@ DEFAULT_INSTANCE_DIR = BASE_DIR / "instance"
 
 DEFAULT_ALLOWED_FORMATS = "JPEG,PNG,GIF,WEBP,TIFF,BMP,AVIF"
 
+N = TypeVar("N", int, float)
+
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int)
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, float)
+
+
+def _number(env: Mapping[str, str], name: str, default: N, kind: type[N]) -> N:
     value = env.get(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        return kind(value)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -92,3 +104,41 @@ class Config:
         self.ALLOW_ANONYMOUS_UPLOAD = _bool(env, "ALLOW_ANONYMOUS_UPLOAD", False)
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.MIGRATIONS_DIRECTORY = str(BASE_DIR / "migrations")
+        self._generation(env)
+
+    def _generation(self, env: Mapping[str, str]) -> None:
+        """Image generation: backends, job runner, waiting and rate limits."""
+        # A secret: only ever from the environment.
+        self.GEMINI_API_KEY = env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY") or None
+        self.GEMINI_MODEL = env.get("GEMINI_MODEL") or "gemini-2.5-flash-image"
+        # Another endpoint (a proxy, a test server); None is Google's own.
+        self.GEMINI_BASE_URL = env.get("GEMINI_BASE_URL") or None
+        # Seconds one call may take, and attempts in all for 429 and 5xx answers
+        # (with exponential backoff from GEMINI_RETRY_DELAY seconds).
+        self.GEMINI_TIMEOUT = _float(env, "GEMINI_TIMEOUT", 120.0)
+        self.GEMINI_ATTEMPTS = _int(env, "GEMINI_ATTEMPTS", 4)
+        self.GEMINI_RETRY_DELAY = _float(env, "GEMINI_RETRY_DELAY", 1.0)
+        # The backend used when a request names none: Gemini once a key is set.
+        self.GENERATION_BACKEND = env.get("GENERATION_BACKEND") or (
+            "gemini" if self.GEMINI_API_KEY else "local"
+        )
+        # Jobs go to Celery workers when a broker is set, else to a thread pool
+        # of GENERATION_THREADS threads in each web process.
+        self.CELERY_BROKER_URL = env.get("CELERY_BROKER_URL") or None
+        self.CELERY_QUEUE = env.get("CELERY_QUEUE") or "image-repo"
+        self.GENERATION_THREADS = _int(env, "GENERATION_THREADS", 2)
+        # A queued or running job whose process has shown no sign of life for this
+        # many seconds is failed as interrupted (its process died).
+        self.JOB_STALE_AFTER = _float(env, "JOB_STALE_AFTER", 60.0)
+        # How often `?wait=` checks the database for jobs that end in another process.
+        self.JOB_POLL_INTERVAL = _float(env, "JOB_POLL_INTERVAL", 0.04)
+        # Generate requests per user (Flask-Limiter syntax). The counts live in
+        # RATELIMIT_STORAGE_URI: memory:// counts in each process, redis://... is
+        # shared by all; the Celery broker's Redis is the default when there is one.
+        self.GENERATION_RATE_LIMIT = env.get("GENERATION_RATE_LIMIT") or "10/minute"
+        # Prefix of the counts' keys: deployments that share a Redis need their own.
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX") or "image-repo"
+        broker = self.CELERY_BROKER_URL or ""
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or (
+            broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+        )

@@ -20,6 +20,7 @@ from pathlib import Path
 import pymysql
 import pytest
 import requests
+from fake_gemini import FakeGemini
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -28,6 +29,17 @@ from image_repo.models import db
 
 ROOT = Path(__file__).resolve().parent.parent
 MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+
+# The suite never talks to Google or to a broker it did not start itself.
+for _name in (
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GEMINI_BASE_URL",
+    "GENERATION_BACKEND",
+    "CELERY_BROKER_URL",
+    "RATELIMIT_STORAGE_URI",
+):
+    os.environ.pop(_name, None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,6 +129,8 @@ def make_app(migrated_database: str, storage_dir: Path):
         return app
 
     yield build
+    for app in apps:  # jobs still running would write into the emptied database
+        app.extensions["image_repo.runner"].shutdown()
     for app in apps:
         clean_database(app)
 
@@ -246,6 +260,14 @@ def live_server(migrated_database: str, storage_dir: Path, tmp_path: Path, make_
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def fake_gemini() -> Iterator[FakeGemini]:
+    """A fake Gemini REST server on 127.0.0.1 for the real google-genai SDK."""
+    server = FakeGemini()
+    yield server
+    server.close()
 
 
 @pytest.fixture

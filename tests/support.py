@@ -66,3 +66,17 @@ def assert_problem(response, status: int, *, detail_has: str = "") -> dict:
     assert detail_has.lower() in body["detail"].lower()
     assert "Traceback" not in response.get_data(as_text=True)
     return body
+
+
+def generate(client, **body):
+    """POST /image/generate with this JSON body."""
+    return client.post("/image/generate", json=body)
+
+
+def ended_job(client, location: str, wait: float = 20) -> dict:
+    """The job at `location` once it has ended (`?wait=`, so no polling here)."""
+    response = client.get(f"{location}?wait={wait}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    job = response.get_json()
+    assert job["status"] in ("succeeded", "failed"), job
+    return job

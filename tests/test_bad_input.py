@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("nothing_stored")
 def test_no_image_field(client):
     response = client.post("/image/upload", data={"picture": (io.BytesIO(jpeg()), "a.jpg")})
 
-    body = assert_problem(response, 400, detail_has="image")
+    body = assert_problem(response, 422, detail_has="image")
     assert sorted(body["errors"], key=lambda e: e["field"]) == [
         {
             "location": "form_and_files",
@@ -37,13 +37,13 @@ def test_no_image_field(client):
 def test_not_multipart_at_all(client):
     response = client.post("/image/upload", data=jpeg(), content_type="image/jpeg")
 
-    assert_problem(response, 400, detail_has="image")
+    assert_problem(response, 422, detail_has="image")
 
 
 def test_image_field_without_a_file(client):
     response = client.post("/image/upload", data={"image": "not a file"})
 
-    assert_problem(response, 400, detail_has="image")
+    assert_problem(response, 422, detail_has="image")
 
 
 def test_empty_file(client):

@@ -84,8 +84,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_images_owner_id"))
         batch_op.drop_column("owner_id")
 
-    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
-
+    # Its index goes with it (MySQL refuses to drop an index a foreign key uses).
     op.drop_table("api_tokens")
     op.drop_table("users")

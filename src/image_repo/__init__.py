@@ -13,8 +13,8 @@ from sqlalchemy import event
 
 from config import Config
 
-from . import cli, imaging
-from .api import health, images, tokens
+from . import cli, generation, imaging
+from .api import generate, health, images, tokens
 from .api.errors import PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
 from .models import db
@@ -35,8 +35,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app.config.update(
         HTTP_ERROR_SCHEMA=ProblemSchema,
         VALIDATION_ERROR_SCHEMA=ProblemSchema,
-        # A request that does not fit the API's schema is malformed: 400.
-        VALIDATION_ERROR_STATUS_CODE=400,
         MAX_FORM_PARTS=settings.MAX_UPLOAD_FILES + 16,
     )
     if config:
@@ -52,11 +50,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     storage = LocalStorage(app.config["FILE_STORAGE_LOCATION"])
     storage.init()
     app.extensions["image_repo.storage"] = storage
+    generation.init_app(app)
+    generate.limiter.init_app(app)
 
     app.schema_name_resolver = _schema_name
     register_error_handlers(app)
     app.register_blueprint(images.bp)
     app.register_blueprint(tokens.bp)
+    app.register_blueprint(generate.bp)
     app.register_blueprint(health.bp)
     cli.register(app)
     app.after_request(_nosniff)
@@ -85,12 +86,16 @@ def _nosniff(response: Response) -> Response:
 
 
 def _finish_spec(spec: dict) -> dict:
-    """Say what APIFlask leaves out: bodies are required, errors are problem+json."""
+    """Say what APIFlask leaves out: bodies are required, errors are problem+json,
+    and a query string that does not fit is a 400 (see api/errors.py)."""
     for path in spec["paths"].values():
         for operation in path.values():
+            responses = operation["responses"]
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = True
-            for status, response in operation["responses"].items():
+            elif responses.get("422", {}).get("description") == "Validation error":
+                responses["400"] = {**responses.pop("422"), "description": "Invalid parameters."}
+            for status, response in responses.items():
                 content = response.get("content", {})
                 if status.startswith(("4", "5")) and "application/json" in content:
                     schema_ref = content["application/json"].get("schema", {}).get("$ref", "")

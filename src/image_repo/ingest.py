@@ -34,10 +34,13 @@ def current_storage() -> LocalStorage:
     return current_app.extensions["image_repo.storage"]
 
 
-def ingest(stream: BinaryIO, original_name: str | None, *, owner: User | None) -> IngestResult:
+def ingest(
+    stream: BinaryIO, original_name: str | None, *, owner: User | None, source: str = "upload"
+) -> IngestResult:
     """Store the picture in `stream`, or return the record that already holds it.
 
-    Dedupe is global: a picture someone else stored first stays theirs.
+    Dedupe is global: a picture someone else stored first stays theirs, and
+    keeps the `source` ("upload" or "generated") it came in with.
 
     Raises `imaging.ImageRejected` for bytes that are not an acceptable image,
     `storage.StorageError` when the file cannot be written, and SQLAlchemy's
@@ -66,6 +69,7 @@ def ingest(stream: BinaryIO, original_name: str | None, *, owner: User | None) -
                 has_alpha=imaging.has_alpha(picture.image),
                 file_size=temp.size,
                 owner=owner,
+                source=source,
                 exif_json=json.dumps(metadata.tags) if metadata.tags else None,
                 **{name: getattr(metadata, name) for name in exif.PROMOTED},
             )

@@ -35,6 +35,7 @@ NAMING_CONVENTION = {
 }
 
 MYSQL = ("mysql", "mariadb")
+MAX_PROMPT_LENGTH = 2000
 
 
 class Base(DeclarativeBase):
@@ -170,6 +171,11 @@ class Image(db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
 
+    # "upload" or "generated"; how the picture first came in.
+    source: Mapped[str] = mapped_column(
+        String(16), default="upload", server_default="upload", index=True
+    )
+
     owner: Mapped[User | None] = relationship(lazy="joined")
 
     @property
@@ -191,6 +197,66 @@ class Image(db.Model):
     @staticmethod
     def download_name_for(image_id: int, original_name: str | None, image_format: str) -> str:
         return original_name or f"image-{image_id}.{file_extension(image_format)}"
+
+
+class GenerationJob(db.Model):
+    """A request to generate a picture, and what became of it: queued, running,
+    succeeded (with the image it made or found) or failed (with why).
+
+    It is also the picture's provenance: the prompt as typed, the prompt the
+    backend was given, the style, backend and model.
+    """
+
+    __tablename__ = "generation_jobs"
+    __table_args__: ClassVar = {"mysql_charset": "utf8mb4"}
+
+    # A random UUID in hex: ids cannot be guessed or counted.
+    id: Mapped[str] = mapped_column(hex_digest(32), primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    prompt: Mapped[str] = mapped_column(String(MAX_PROMPT_LENGTH))
+    # The prompt after the style's template: what the backend was asked.
+    final_prompt: Mapped[str] = mapped_column(Text)
+    style: Mapped[str | None] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(100))
+    aspect_ratio: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    # A named stage (queued, generating, storing, succeeded, failed) and its percentage.
+    stage: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Refreshed while a process holds the job; a stale one means that process died.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(String(1000))
+    image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("images.id", ondelete="SET NULL"), index=True
+    )
+    # True when the picture was already stored (the job found it, did not add it).
+    duplicate: Mapped[bool | None]
+
+    owner: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def owner_name(self) -> str | None:
+        return self.owner.name if self.owner else None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in JOB_FINISHED
+
+    @property
+    def error(self) -> dict[str, str | None] | None:
+        if self.error_code is None:
+            return None
+        return {"code": self.error_code, "message": self.error_message}
+
+
+JOB_FINISHED = ("succeeded", "failed")
 
 
 def original_key(sha512: str, image_format: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from ..generation.jobs import InvalidGenerationRequest, RunnerUnavailable
 from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
 from ..storage import StorageError
 
@@ -28,6 +29,7 @@ REJECTION_STATUS: dict[type[ImageRejected], int] = {
     UnsupportedFormat: 415,
     CorruptImage: 422,
 }
+QUERY_LOCATIONS = {"query", "path"}
 DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeoutError)
 
 
@@ -67,21 +69,33 @@ def problem_for(error: Exception) -> Problem | None:
             "The database is unavailable; try again shortly.",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
+    if isinstance(error, InvalidGenerationRequest):
+        errors = [{"location": "json", "field": error.field, "detail": str(error)}]
+        return Problem(422, f"{error.field}: {error}", extra={"errors": errors})
+    if isinstance(error, RunnerUnavailable):
+        return Problem(503, str(error), headers={"Retry-After": RETRY_AFTER_SECONDS})
     return None
 
 
 def register_error_handlers(app: APIFlask) -> None:
     @app.error_processor
     def apiflask_error(error: HTTPError) -> Response:
-        """Validation errors, and `abort()` from routes."""
+        """Validation errors, and `abort()` from routes.
+
+        A body that parses but holds invalid values is 422 (APIFlask's choice);
+        a query string that does not fit is a malformed request: 400.
+        """
+        status = error.status_code
         if isinstance(error.detail, dict) and error.detail:
             errors = list(_flatten_validation_errors(error.detail))
             detail = "; ".join(f"{e['field']}: {e['detail']}" for e in errors)
             extra = {"errors": errors}
+            if set(error.detail) <= QUERY_LOCATIONS:
+                status = 400
         else:
-            detail = error.message or HTTPStatus(error.status_code).description
+            detail = error.message or HTTPStatus(status).description
             extra = dict(error.extra_data)
-        return Problem(error.status_code, detail, dict(error.headers or {}), extra).response()
+        return Problem(status, detail, dict(error.headers or {}), extra).response()
 
     @app.errorhandler(HTTPException)
     def werkzeug_error(error: HTTPException) -> Response:
@@ -92,7 +106,13 @@ def register_error_handlers(app: APIFlask) -> None:
             status, error.description or HTTPStatus(status).description, headers
         ).response()
 
-    for known in (ImageRejected, StorageError, *DATABASE_DOWN):
+    for known in (
+        ImageRejected,
+        StorageError,
+        InvalidGenerationRequest,
+        RunnerUnavailable,
+        *DATABASE_DOWN,
+    ):
 
         @app.errorhandler(known)
         def known_error(error: Exception) -> Response:

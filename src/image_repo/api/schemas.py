@@ -13,6 +13,7 @@ from apiflask.fields import (
     Dict,
     File,
     Float,
+    Function,
     Integer,
     List,
     Method,
@@ -22,9 +23,13 @@ from apiflask.fields import (
     URLFor,
 )
 from apiflask.validators import Length, OneOf, Range
+from flask import url_for
+from marshmallow import pre_load
 
 from .. import catalog, exif, imaging, thumbnails
-from ..models import Image
+from ..generation.backends import ASPECT_RATIOS, NOTICES
+from ..generation.prompts import prompt_manager
+from ..models import MAX_PROMPT_LENGTH, Image
 
 THUMBNAIL_FORMATS = list(imaging.THUMBNAIL_FORMATS)
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -64,6 +69,12 @@ class ImageSchema(Schema):
         attribute="owner_name",
         allow_none=True,
         metadata={"description": "Who stored it first; null for an anonymous upload."},
+    )
+    source = String(
+        metadata={
+            "description": "How the picture first came in: `upload` or `generated`.",
+            "example": "upload",
+        }
     )
     taken_at = Method(
         "get_taken_at",
@@ -231,3 +242,90 @@ class TokenInSchema(Schema):
 
 class NewTokenSchema(TokenSchema):
     token = String(metadata={"description": "The secret: shown this once, never again."})
+
+
+MAX_WAIT_SECONDS = 60
+
+
+class GenerateSchema(Schema):
+    prompt = String(
+        required=True,
+        validate=Length(1, MAX_PROMPT_LENGTH),
+        metadata={"description": "What to draw.", "example": "a lighthouse at dusk"},
+    )
+    style = String(
+        load_default=None,
+        validate=OneOf(prompt_manager().names()),
+        metadata={"description": "A style from `GET /image/styles`; none: the prompt as is."},
+    )
+    backend = String(
+        load_default=None,
+        validate=OneOf(["gemini", "local"]),
+        metadata={"description": "`gemini`, or `local` (a placeholder); default: the server's."},
+    )
+    model = String(
+        load_default=None,
+        validate=Length(1, 100),
+        metadata={"description": "The backend's model; default: the server's."},
+    )
+    aspect_ratio = String(load_default=None, validate=OneOf(ASPECT_RATIOS))
+
+    @pre_load
+    def strip_prompt(self, data, **_kwargs):
+        """Whitespace around the prompt is not part of it; a blank prompt is no prompt."""
+        if isinstance(data, dict) and isinstance(data.get("prompt"), str):
+            data = {**data, "prompt": data["prompt"].strip()}
+        return data
+
+
+class JobErrorSchema(Schema):
+    code = String(metadata={"example": "safety_block"})
+    message = String()
+
+
+class JobSchema(Schema):
+    id = String(metadata={"example": "3f2b8c0e9a7d4e51b6c2d7a8e9f01234"})
+    url = URLFor("generate.get_job", values={"job_id": "<id>"}, metadata={"type": "string"})
+    status = String(metadata={"description": "queued, running, succeeded or failed."})
+    stage = String(metadata={"description": "queued, generating, storing, succeeded or failed."})
+    progress = Integer(metadata={"description": "0 to 100."})
+    prompt = String(metadata={"description": "The prompt as typed."})
+    final_prompt = String(
+        metadata={"description": "What the backend was asked: the style applied."}
+    )
+    style = String(allow_none=True)
+    backend = String()
+    model = String()
+    aspect_ratio = String(allow_none=True)
+    notice = Function(
+        lambda job: NOTICES.get(job.backend),
+        metadata={"type": ["string", "null"], "description": "What to know about it."},
+    )
+    owner = String(attribute="owner_name", allow_none=True)
+    created_at = DateTime()
+    started_at = DateTime(allow_none=True)
+    finished_at = DateTime(allow_none=True)
+    error = Nested(JobErrorSchema, allow_none=True, metadata={"description": "When failed."})
+    image_id = Integer(allow_none=True, metadata={"description": "When succeeded."})
+    image_url = Function(
+        lambda job: url_for("images.download", image_id=job.image_id) if job.image_id else None,
+        metadata={"type": ["string", "null"], "description": "When succeeded: the image."},
+    )
+    duplicate = Boolean(
+        allow_none=True,
+        metadata={"description": "When succeeded: true if the picture was already stored."},
+    )
+
+
+class JobQuerySchema(Schema):
+    wait = Float(
+        load_default=0,
+        validate=Range(0, MAX_WAIT_SECONDS),
+        metadata={"description": "Seconds to wait for the job to end before answering."},
+    )
+
+
+class StyleSchema(Schema):
+    name = String(metadata={"example": "watercolor"})
+    description = String()
+    template = String(metadata={"description": "`{prompt}` marks where the prompt goes."})

@@ -1,0 +1,124 @@
+"""Generation endpoints: submit a prompt, follow the job, list the styles."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+from apiflask import APIBlueprint, abort
+from apiflask.fields import String
+from flask import Response, current_app, request, url_for
+from flask_limiter import Limiter, RateLimitExceeded
+
+from ..generation import jobs
+from ..generation.prompts import prompt_manager
+from ..models import GenerationJob, db
+from .auth import auth, current_user, public_read, writer
+from .errors import Problem
+from .schemas import GenerateSchema, JobQuerySchema, JobSchema, StyleSchema
+
+bp = APIBlueprint("generate", __name__, url_prefix="/image", tag="Generation")
+
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _caller() -> str:
+    """Rate limits count per user; anonymous callers (when allowed) per address."""
+    user = current_user()
+    return f"user:{user.id}" if user else f"address:{request.remote_addr}"
+
+
+# The counts' storage comes from RATELIMIT_STORAGE_URI.
+limiter = Limiter(key_func=_caller)
+
+
+def _too_many() -> str:
+    return (
+        f"Too many generate requests: at most {current_app.config['GENERATION_RATE_LIMIT']} "
+        "per user. Try again after Retry-After seconds."
+    )
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error: RateLimitExceeded) -> Response:
+    """429 with the seconds until the window frees up. Flask-Limiter's own
+    headers are off: they would put a Retry-After on every 202 too."""
+    limit = limiter.current_limit
+    retry_after = max(1, math.ceil(limit.window.reset_time - time.time())) if limit else 60
+    return Problem(429, error.description, headers={"Retry-After": str(retry_after)}).response()
+
+
+@bp.post("/generate")
+@bp.auth_required(auth, optional=True)
+@writer
+@limiter.limit(lambda: current_app.config["GENERATION_RATE_LIMIT"], error_message=_too_many)
+@bp.input(GenerateSchema, arg_name="body")
+@bp.output(
+    JobSchema,
+    status_code=202,
+    description="Queued: follow the job at `Location`.",
+    headers={"Location": String(metadata={"description": "The job's URL."})},
+)
+@bp.doc(
+    responses={
+        401: "No valid API token.",
+        422: "An invalid prompt, or a style, backend or model this server does not have.",
+        429: "Too many generate requests; `Retry-After` says when to try again.",
+        503: "The job queue is unavailable.",
+    }
+)
+def generate(body: dict) -> tuple[GenerationJob, int, dict[str, str]]:
+    """Generate an image
+
+    Queues a job that asks the backend for a picture of `prompt` (wrapped in
+    `style`'s template). The finished picture is stored like an upload: the
+    same picture twice is one image. Follow the job at `Location`.
+    """
+    job = jobs.submit(owner=current_user(), **body)
+    return job, 202, {"Location": url_for(".get_job", job_id=job.id)}
+
+
+@bp.get("/jobs/<job_id>")
+@bp.auth_required(auth, optional=True)
+@writer
+@bp.input(JobQuerySchema, location="query", arg_name="query")
+@bp.output(JobSchema)
+@bp.doc(responses={401: "No valid API token.", 404: "No such job among yours."})
+def get_job(job_id: str, query: dict) -> GenerationJob:
+    """A generation job
+
+    Its status (queued, running, succeeded, failed), progress, error and
+    image. `?wait=30` answers as soon as the job ends, or after 30 seconds.
+    """
+    job = _visible_job(job_id)
+    if query["wait"] and not job.finished:
+        # End this transaction first: a MySQL snapshot would hide the job's end.
+        db.session.commit()
+        current_app.extensions["image_repo.job_watcher"].wait(job_id, query["wait"])
+        db.session.commit()
+        job = _visible_job(job_id)
+    return job
+
+
+def _visible_job(job_id: str) -> GenerationJob:
+    """Your own jobs; an admin sees all; anyone else gets 404, as if there were none."""
+    job = jobs.get_job(job_id) if JOB_ID.fullmatch(job_id) else None
+    user = current_user()
+    if job is None or not (
+        job.owner_id == (user.id if user else None) or (user is not None and user.is_admin)
+    ):
+        abort(404, f"You have no generation job {job_id}.")
+    return job
+
+
+@bp.get("/styles")
+@bp.auth_required(auth, optional=True)
+@public_read
+@bp.output(StyleSchema(many=True))
+def styles() -> list:
+    """List the styles
+
+    Each style's template wraps the prompt of `POST /image/generate`.
+    """
+    return prompt_manager().styles()
