@@ -67,10 +67,17 @@ def normalise_database_url(url: str) -> str:
 
 def engine_options(url: str) -> dict:
     """Stale pooled connections are replaced (pre-ping), and an unreachable
-    MySQL fails a request in seconds rather than hanging it."""
+    MySQL fails a request in seconds rather than hanging it.
+
+    MySQL reads at READ COMMITTED: its default, REPEATABLE READ, would let a
+    check made under a lock ("is this picture stored yet?") see the snapshot
+    its transaction began with instead of what was committed meanwhile.
+    (SQLite's reads outside a write transaction always see the latest data.)
+    """
     options: dict = {"pool_pre_ping": True, "pool_recycle": 3600}
     if make_url(url).get_backend_name() in ("mysql", "mariadb"):
         options["connect_args"] = {"connect_timeout": 5}
+        options["isolation_level"] = "READ COMMITTED"
     return options
 
 

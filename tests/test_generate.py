@@ -6,14 +6,10 @@ import io
 from datetime import UTC, datetime
 
 from PIL import Image
-from sqlalchemy import select
 from support import PROBLEM_JSON, assert_problem, ended_job, generate, upload
 
 from image_repo.generation.backends import Options
 from image_repo.generation.backends.local import LocalBackend
-from image_repo.generation.provenance import image_provenance, where_prompt_contains
-from image_repo.models import Image as ImageRow
-from image_repo.models import db
 
 
 def test_generate_queues_a_job_that_stores_a_generated_image(client, query):
@@ -89,29 +85,28 @@ def test_a_generated_picture_that_was_uploaded_before_is_the_upload(client, quer
     assert query("SELECT source FROM images") == [("upload",)]
 
 
-def test_provenance_and_prompt_filter_for_the_list_and_details(app, client):
+def test_provenance_and_prompt_filter_for_the_list_and_details(client):
     job = ended_job(
         client, generate(client, prompt="A Tiny 100% Robot", style="pixel-art").location
     )
     ended_job(client, generate(client, prompt="A Tiny 100% Robot", style="pixel-art").location)
     other = ended_job(client, generate(client, prompt="a garden").location)
-    uploaded = upload(client, local_picture("an upload"), "upload.png")
+    uploaded = upload(client, local_picture("an upload"), "upload.png").get_json()
 
-    with app.app_context():
-        images = {image.id: image for image in db.session.scalars(select(ImageRow))}
-        provenance = image_provenance(images[job["image_id"]])
-        assert image_provenance(images[uploaded.get_json()["id"]]) is None
+    def matching(**filters) -> list[int]:
+        items = client.get("/image/list", query_string={"sort": "uploaded_at", **filters})
+        return [item["id"] for item in items.get_json()["items"]]
 
-        def matching(text: str) -> list[int]:
-            query = where_prompt_contains(select(ImageRow).order_by(ImageRow.id), text)
-            return [image.id for image in db.session.scalars(query)]
-
-        assert matching("tiny 100%") == [job["image_id"]]
-        assert matching("100_") == []  # % and _ are not wildcards
-        assert matching("a") == [job["image_id"], other["image_id"]]
-        assert matching("pixel art") == []  # the style's words are not the prompt
-
-    assert provenance == {
+    assert matching(prompt="tiny 100%") == [job["image_id"]]
+    assert matching(prompt="100_") == []  # % and _ are not wildcards
+    assert matching(prompt="a") == [job["image_id"], other["image_id"]]
+    assert matching(prompt="pixel art") == []  # the style's words are not the prompt
+    assert matching(source="generated") == [job["image_id"], other["image_id"]]
+    assert matching(source="upload") == [uploaded["id"]]
+    assert client.get(f"/image/{uploaded['id']}/details").get_json()["provenance"] is None
+    details = client.get(f"/image/{job['image_id']}/details").get_json()
+    assert details["source"] == "generated"
+    assert details["provenance"] == {
         "prompt": "A Tiny 100% Robot",
         "final_prompt": job["final_prompt"],
         "style": "pixel-art",
@@ -119,7 +114,7 @@ def test_provenance_and_prompt_filter_for_the_list_and_details(app, client):
         "model": "placeholder-v1",
         "aspect_ratio": None,
         "job_id": job["id"],
-        "generated_at": datetime.fromisoformat(job["finished_at"]),
+        "generated_at": job["finished_at"],
     }
 
 

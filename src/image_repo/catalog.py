@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 
+from .generation import provenance
 from .models import Image, User, db
 
 
@@ -39,6 +40,8 @@ DEFAULT_SORT = "-uploaded_at"
 
 # filter name -> the condition it puts on the query
 FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "source": lambda value: Image.source == value,
+    "prompt": provenance.prompt_contains,
     "owner": lambda name: (
         Image.owner_id == select(User.id).where(User.name == name.lower()).scalar_subquery()
     ),

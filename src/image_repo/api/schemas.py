@@ -27,6 +27,7 @@ from flask import url_for
 from marshmallow import pre_load
 
 from .. import catalog, exif, imaging, thumbnails
+from ..generation import provenance
 from ..generation.backends import ASPECT_RATIOS, NOTICES
 from ..generation.prompts import prompt_manager
 from ..models import MAX_PROMPT_LENGTH, Image
@@ -114,7 +115,26 @@ class ImageSchema(Schema):
         return exif.utc_offset(image.taken_at_offset)
 
 
+class ProvenanceSchema(Schema):
+    prompt = String(metadata={"description": "As typed."})
+    final_prompt = String(metadata={"description": "After the style's template."})
+    style = String(allow_none=True)
+    backend = String()
+    model = String()
+    aspect_ratio = String(allow_none=True)
+    job_id = String()
+    generated_at = DateTime()
+
+
 class DetailsSchema(ImageSchema):
+    provenance = Method(
+        "get_provenance",
+        metadata={
+            "type": ["object", "null"],
+            "description": "For a generated picture: the job that made it (see Provenance); "
+            "null for an upload.",
+        },
+    )
     exif = Method(
         "get_exif",
         metadata={
@@ -123,6 +143,10 @@ class DetailsSchema(ImageSchema):
             "name: rationals as numbers, short binary values as hex, long ones left out.",
         },
     )
+
+    def get_provenance(self, image: Image) -> dict | None:
+        found = provenance.image_provenance(image)
+        return None if found is None else ProvenanceSchema().dump(found)
 
     def get_exif(self, image: Image) -> dict:
         return json.loads(image.exif_json) if image.exif_json else {}
@@ -137,6 +161,11 @@ class ImagePageSchema(Schema):
 
 
 class ListQuerySchema(Schema):
+    source = String(validate=OneOf(["upload", "generated"]))
+    prompt = String(
+        validate=Length(1, MAX_PROMPT_LENGTH),
+        metadata={"description": "Part of the prompt a generated picture was made from."},
+    )
     owner = String(metadata={"description": "A user name, or `me`."})
     format = String(validate=OneOf([*imaging.FORMATS, *(f.lower() for f in imaging.FORMATS)]))
     name = String(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, select
 
 from ..models import GenerationJob, Image, db
 
@@ -41,12 +41,12 @@ def image_provenance(image: Image) -> dict[str, Any] | None:
     }
 
 
-def where_prompt_contains(query: Select, text: str) -> Select:
-    """Narrow a `select(Image)` to pictures generated from a prompt that
-    contains `text` (case-insensitive; `%` and `_` match themselves)."""
+def prompt_contains(text: str) -> ColumnElement[bool]:
+    """A condition on `Image`: generated from a prompt that contains `text`
+    (case-insensitive; `%` and `_` match themselves)."""
     made_from = select(GenerationJob.id).where(
         GenerationJob.image_id == Image.id,
         GenerationJob.duplicate.is_(False),
         GenerationJob.prompt.icontains(text, autoescape=True),
     )
-    return query.where(made_from.exists())
+    return made_from.exists()
