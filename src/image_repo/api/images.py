@@ -222,14 +222,14 @@ def thumbnail(image_id: int, query: dict) -> Response:
     """
     image = _served_image(image_id)
     name = query.get("format") or _negotiated_format(image)
-    with _stored_file(image):
+    with _stored_file(image):  # a delete may take the file between these two lines
         path = thumbnails.path(current_storage(), image, query["size"], name)
-    response = send_file(
-        path,
-        mimetype=imaging.THUMBNAIL_FORMATS[name][1],
-        etag=f"{image.sha512[:40]}-{query['size']}-{name}",
-        last_modified=image.uploaded_at,
-    )
+        response = send_file(
+            path,
+            mimetype=imaging.THUMBNAIL_FORMATS[name][1],
+            etag=f"{image.sha512[:40]}-{query['size']}-{name}",
+            last_modified=image.uploaded_at,
+        )
     # Plain strings: the header objects' parsers cost more than the rest here.
     audience = "public" if current_app.config["PUBLIC_READ"] else "private"
     response.headers["Cache-Control"] = f"{audience}, max-age={THUMBNAIL_MAX_AGE}, immutable"
