@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 
 import pytest
 import requests
-from support import PROBLEM_JSON, assert_problem, jpeg, stored_files, upload
+from fake_gemini import API_KEY, image
+from support import (
+    PROBLEM_JSON,
+    assert_problem,
+    ended_job,
+    generate,
+    jpeg,
+    png,
+    stored_files,
+    upload,
+)
 from tcp_proxy import TcpProxy
 
 from image_repo import create_app
@@ -92,3 +103,57 @@ def test_a_full_disk_gives_507_and_leaves_nothing(migrated_database, tiny_disk, 
     assert stored_files(tiny_disk) == []
     small = upload(client, jpeg(size=(32, 32)))
     assert small.status_code == 201  # room again: the service carries on
+
+
+def test_a_slow_generation_backend_times_out_and_the_server_stays_responsive(
+    live_server, fake_gemini, token
+):
+    slow = image(png())
+    slow.delay = 30  # far past the timeout
+    fake_gemini.script(slow)
+    server = live_server(
+        GEMINI_API_KEY=API_KEY,
+        GEMINI_BASE_URL=fake_gemini.url,
+        GENERATION_BACKEND="gemini",
+        GEMINI_TIMEOUT="2",
+        GEMINI_ATTEMPTS="2",
+        GEMINI_RETRY_DELAY="0.1",
+    )
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    jobs = [
+        session.post(f"{server.url}/image/generate", json={"prompt": f"a kite {n}"}, timeout=10)
+        for n in range(4)
+    ]
+    assert [job.status_code for job in jobs] == [202] * 4
+
+    while_stuck = []
+    for _ in range(10):  # every job thread is waiting on the backend now
+        started = time.monotonic()
+        assert session.get(f"{server.url}/image/list", timeout=10).status_code == 200
+        while_stuck.append(time.monotonic() - started)
+        time.sleep(0.1)
+    ended = [
+        session.get(f"{server.url}{job.headers['Location']}?wait=30", timeout=40).json()
+        for job in jobs
+    ]
+
+    assert max(while_stuck) < 1.0
+    assert {(job["status"], job["error"]["code"]) for job in ended} == {("failed", "timeout")}
+
+
+def test_a_generation_backend_that_is_down_fails_the_job_clearly(make_client):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    client = make_client(
+        GEMINI_API_KEY=API_KEY,
+        GEMINI_BASE_URL=nowhere,
+        GENERATION_BACKEND="gemini",
+        GEMINI_ATTEMPTS=2,
+        GEMINI_RETRY_DELAY=0.01,
+    )
+
+    job = ended_job(client, generate(client, prompt="a kite").location)
+
+    assert (job["status"], job["error"]["code"]) == ("failed", "backend_unavailable")
