@@ -93,6 +93,7 @@ def _finish_spec(spec: dict) -> dict:
             responses = operation["responses"]
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = True
+                responses.setdefault("400", {**responses["422"], "description": "Unreadable body."})
             elif responses.get("422", {}).get("description") == "Validation error":
                 responses["400"] = {**responses.pop("422"), "description": "Invalid parameters."}
             for status, response in responses.items():

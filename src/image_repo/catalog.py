@@ -61,6 +61,15 @@ FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
 }
 
 
+MAX_ID = 2**31 - 1
+MAX_FILE_SIZE = 2**63 - 1
+
+
+def _is_int(value: Any, largest: int) -> bool:
+    """An int the database column can hold (JSON's booleans are not ints here)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= largest
+
+
 class InvalidCursor(ValueError):
     """A cursor this service did not make, or made for another sort order."""
 
@@ -133,7 +142,7 @@ def _decode(cursor: str, sort: str) -> tuple[Any, int]:
         raise InvalidCursor("not a cursor from this service") from error
     if cursor_sort != sort:
         raise InvalidCursor(f"this cursor belongs to sort={cursor_sort}, not sort={sort}")
-    if not isinstance(image_id, int) or isinstance(image_id, bool):
+    if not _is_int(image_id, MAX_ID):
         raise InvalidCursor("not a cursor from this service")
     return _typed(SORTS[sort], value), image_id
 
@@ -144,7 +153,7 @@ def _typed(order: Sort, value: Any) -> Any:
     column = order.column
     try:
         if column is Image.file_size:
-            if isinstance(value, int) and not isinstance(value, bool):
+            if _is_int(value, MAX_FILE_SIZE):
                 return value
         elif isinstance(value, str):
             moment = datetime.fromisoformat(value)

@@ -99,9 +99,15 @@ def register_error_handlers(app: APIFlask) -> None:
 
     @app.errorhandler(HTTPException)
     def werkzeug_error(error: HTTPException) -> Response:
-        """Routing errors (404, 405), 413 from the body limit, and 500s."""
+        """Routing errors (404, 405), 413 from the body limit, a body that does
+        not parse (webargs attaches its messages), and 500s."""
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         status = error.code or 500
+        messages = getattr(error, "data", {}).get("messages")
+        if messages:
+            errors = list(_flatten_validation_errors(messages))
+            detail = "; ".join(f"{e['field'] or e['location']}: {e['detail']}" for e in errors)
+            return Problem(status, detail, headers, {"errors": errors}).response()
         return Problem(
             status, error.description or HTTPStatus(status).description, headers
         ).response()
