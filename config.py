@@ -109,7 +109,6 @@ class Config:
         # Uploads (and deletes of ownerless images) without a token: for a
         # private, single-user install only.
         self.ALLOW_ANONYMOUS_UPLOAD = _bool(env, "ALLOW_ANONYMOUS_UPLOAD", False)
-        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.MIGRATIONS_DIRECTORY = str(BASE_DIR / "migrations")
         self._generation(env)
 

@@ -11,7 +11,7 @@ from flask import Response
 from flask_migrate import Migrate
 from sqlalchemy import event
 
-from config import Config
+from config import Config, engine_options, normalise_database_url
 
 from . import cli, generation, imaging
 from .api import generate, health, images, tokens
@@ -39,6 +39,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     )
     if config:
         app.config.update(config)
+    # The URL may come from `config` too: it gets the same driver and options.
+    database_url = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(database_url))
 
     imaging.configure(app.config["MAX_IMAGE_PIXELS"])
     db.init_app(app)
