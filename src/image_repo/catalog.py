@@ -113,12 +113,20 @@ def search(
 
 
 def _after(column, descending: bool, value: Any, image_id: int | None = None) -> ColumnElement:
-    """Rows strictly past `(value, image_id)` in the sort order."""
+    """Rows strictly past `(value, image_id)` in the sort order.
+
+    Spelt `column <= value AND (column < value OR id < image_id)` (descending)
+    rather than as one OR: the first term lets the database seek straight to
+    the position in the `(column, id)` index, where the OR alone would have it
+    read the index from the start, so a deep page would cost as much as all
+    the pages before it.
+    """
     beyond = column < value if descending else column > value
     if image_id is None:
         return beyond
+    up_to = column <= value if descending else column >= value
     tie = Image.id < image_id if descending else Image.id > image_id
-    return or_(beyond, and_(column == value, tie))
+    return and_(up_to, or_(beyond, tie))
 
 
 def _fetch(query: Select, column, descending: bool, limit: int) -> list[Image]:
