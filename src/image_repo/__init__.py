@@ -14,7 +14,7 @@ from sqlalchemy import event
 from config import Config, engine_options, normalise_database_url
 
 from . import cli, generation, imaging
-from .api import generate, health, images, tokens
+from .api import generate, health, images, rate_limit, tokens
 from .api.errors import PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
 from .models import db
@@ -55,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     storage.init()
     app.extensions["image_repo.storage"] = storage
     generation.init_app(app)
-    generate.limiter.init_app(app)
+    rate_limit.init_app(app)
 
     app.schema_name_resolver = _schema_name
     register_error_handlers(app)

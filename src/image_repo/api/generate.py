@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import re
-import time
 
 from apiflask import APIBlueprint, abort
 from apiflask.fields import String
-from flask import Response, current_app, request, url_for
-from flask_limiter import Limiter, RateLimitExceeded
+from flask import current_app, url_for
 
 from ..generation import jobs
 from ..generation.prompts import prompt_manager
 from ..models import GenerationJob, db
 from .auth import auth, current_user, public_read, writer
-from .errors import Problem
+from .rate_limit import generation_rate_limited
 from .schemas import GenerateSchema, JobQuerySchema, JobSchema, StyleSchema
 
 bp = APIBlueprint("generate", __name__, url_prefix="/image", tag="Generation")
@@ -23,36 +20,10 @@ bp = APIBlueprint("generate", __name__, url_prefix="/image", tag="Generation")
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def _caller() -> str:
-    """Rate limits count per user; anonymous callers (when allowed) per address."""
-    user = current_user()
-    return f"user:{user.id}" if user else f"address:{request.remote_addr}"
-
-
-# The counts' storage comes from RATELIMIT_STORAGE_URI.
-limiter = Limiter(key_func=_caller)
-
-
-def _too_many() -> str:
-    return (
-        f"Too many generate requests: at most {current_app.config['GENERATION_RATE_LIMIT']} "
-        "per user. Try again after Retry-After seconds."
-    )
-
-
-@bp.errorhandler(RateLimitExceeded)
-def rate_limited(error: RateLimitExceeded) -> Response:
-    """429 with the seconds until the window frees up. Flask-Limiter's own
-    headers are off: they would put a Retry-After on every 202 too."""
-    limit = limiter.current_limit
-    retry_after = max(1, math.ceil(limit.window.reset_time - time.time())) if limit else 60
-    return Problem(429, error.description, headers={"Retry-After": str(retry_after)}).response()
-
-
 @bp.post("/generate")
 @bp.auth_required(auth, optional=True)
 @writer
-@limiter.limit(lambda: current_app.config["GENERATION_RATE_LIMIT"], error_message=_too_many)
+@generation_rate_limited
 @bp.input(GenerateSchema, arg_name="body")
 @bp.output(
     JobSchema,
