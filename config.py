@@ -16,6 +16,7 @@ BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_INSTANCE_DIR = BASE_DIR / "instance"
 
 DEFAULT_ALLOWED_FORMATS = "JPEG,PNG,GIF,WEBP,TIFF,BMP,AVIF"
+FILE_OFFLOAD_MODES = ("", "x-sendfile", "x-accel-redirect")
 
 N = TypeVar("N", int, float)
 
@@ -110,6 +111,16 @@ class Config:
         # private, single-user install only.
         self.ALLOW_ANONYMOUS_UPLOAD = _bool(env, "ALLOW_ANONYMOUS_UPLOAD", False)
         self.MIGRATIONS_DIRECTORY = str(BASE_DIR / "migrations")
+        # Behind a proxy that sends files itself, answer file requests with
+        # headers only: "x-sendfile" (Apache, lighttpd) or "x-accel-redirect"
+        # (nginx, which finds the file under X_ACCEL_PREFIX); "" sends them here.
+        self.FILE_OFFLOAD = (env.get("FILE_OFFLOAD") or "").strip().lower()
+        if self.FILE_OFFLOAD not in FILE_OFFLOAD_MODES:
+            raise ValueError(
+                f"FILE_OFFLOAD must be one of x-sendfile, x-accel-redirect or empty, "
+                f"got {self.FILE_OFFLOAD!r}"
+            )
+        self.X_ACCEL_PREFIX = "/" + (env.get("X_ACCEL_PREFIX") or "/_stored/").strip("/") + "/"
         self._generation(env)
 
     def _generation(self, env: Mapping[str, str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import pytest
 from support import assert_problem, encode, jpeg, noise, originals, upload
@@ -128,3 +129,55 @@ def test_row_whose_file_vanished_is_404_not_500(client, stored, storage_dir):
     path.unlink()
 
     assert_problem(client.get(f"/image/{record['id']}"), 404, detail_has="missing")
+
+
+def test_behind_nginx_the_proxy_sends_the_bytes(make_client, storage_dir):
+    client = make_client(FILE_OFFLOAD="x-accel-redirect")
+    record = upload(client, jpeg(seed=12), "harbour.jpg").get_json()
+    sha = record["sha512"]
+
+    original = client.get(f"/image/{record['id']}", headers={"Range": "bytes=0-9"})
+    thumbnail = client.get(f"/image/{record['id']}/thumbnail")
+    unchanged = client.get(
+        f"/image/{record['id']}", headers={"If-None-Match": original.headers["ETag"]}
+    )
+
+    # nginx answers the range from the file, with these headers.
+    assert original.status_code == 200
+    assert original.data == b""
+    assert (
+        original.headers["X-Accel-Redirect"] == f"/_stored/originals/{sha[:2]}/{sha[2:4]}/{sha}.jpg"
+    )
+    assert original.headers["Content-Type"] == "image/jpeg"
+    assert original.headers["Content-Disposition"] == "inline; filename=harbour.jpg"
+    assert "default-src 'none'" in original.headers["Content-Security-Policy"]
+    assert "X-Sendfile" not in original.headers
+    assert thumbnail.headers["X-Accel-Redirect"].startswith(f"/_stored/thumbnails/{sha[:2]}/")
+    assert (storage_dir / thumbnail.headers["X-Accel-Redirect"].removeprefix("/_stored/")).is_file()
+    assert unchanged.status_code == 304
+    assert "X-Accel-Redirect" not in unchanged.headers
+
+
+def test_behind_apache_x_sendfile_names_the_file(make_client, storage_dir):
+    client = make_client(FILE_OFFLOAD="x-sendfile")
+    data = jpeg(seed=13)
+    record = upload(client, data, "field.jpg").get_json()
+
+    response = client.get(f"/image/{record['id']}")
+
+    assert response.data == b""
+    assert Path(response.headers["X-Sendfile"]).read_bytes() == data
+    assert response.headers["X-Sendfile"].startswith(str(storage_dir))
+
+
+def test_a_relative_storage_location_is_taken_from_the_working_directory(
+    make_client, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    client = make_client(FILE_STORAGE_LOCATION="relative-store")
+    data = jpeg(seed=14)
+    record = upload(client, data).get_json()
+
+    assert client.get(f"/image/{record['id']}").data == data
+    assert client.get(f"/image/{record['id']}/thumbnail").status_code == 200
+    assert originals(tmp_path / "relative-store")

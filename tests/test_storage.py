@@ -29,7 +29,7 @@ def test_put_then_open_then_delete(store):
         assert handle.read() == b"bytes"
     store.delete("originals/ab/cd/abcd.png")
     store.delete("originals/ab/cd/abcd.png")  # already gone: fine
-    assert not store.exists("originals/ab/cd/abcd.png")
+    assert not store.path("originals/ab/cd/abcd.png").exists()
 
 
 def test_a_temp_file_is_gone_when_the_work_fails(store):

@@ -43,6 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     database_url = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(database_url))
+    # Both offload modes start from Flask's X-Sendfile (see api/images.py).
+    app.config["USE_X_SENDFILE"] = bool(app.config["FILE_OFFLOAD"])
 
     imaging.configure(app.config["MAX_IMAGE_PIXELS"])
     db.init_app(app)

@@ -59,7 +59,9 @@ class TempFile:
 
 class LocalStorage:
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+        # Absolute: Flask's send_file would take a relative path as relative
+        # to the package, not to the working directory.
+        self.root = Path(root).absolute()
 
     def init(self) -> None:
         for folder in (TEMP_DIR, LOCK_DIR):
@@ -110,9 +112,6 @@ class LocalStorage:
 
     def open(self, key: str) -> BinaryIO:
         return open(self.path(key), "rb")
-
-    def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
 
     def delete(self, key: str) -> None:
         """Remove `key`; a key that is already gone is not an error."""

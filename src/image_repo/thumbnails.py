@@ -48,11 +48,12 @@ def at_ingest(picture: PillowImage.Image, sha512: str, orientation: int | None) 
 def path(storage: LocalStorage, image: ServedImage, size: int, name: str) -> Path:
     """The cached thumbnail's file, made from the original on first request."""
     thumbnail_key = key(image.sha512, size, name)
-    if not storage.exists(thumbnail_key):
+    cached = storage.path(thumbnail_key)
+    if not cached.is_file():
         with (
             storage.open(image.storage_key) as original,
             PillowImage.open(original, formats=[image.format]) as picture,
         ):
             small = imaging.thumbnail(picture, size, image.orientation)
             storage.put(thumbnail_key, imaging.encode(small, name))
-    return storage.path(thumbnail_key)
+    return cached

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from apiflask import APIBlueprint, abort
 from apiflask.fields import String
@@ -145,7 +146,7 @@ def download(image_id: int, query: dict) -> Response:
     """
     image = _served_image(image_id)
     with _stored_file(image):
-        response = send_file(
+        response = _send_stored(
             current_storage().path(image.storage_key),
             mimetype=image.mime_type,
             as_attachment=query["download"],
@@ -224,7 +225,7 @@ def thumbnail(image_id: int, query: dict) -> Response:
     name = query.get("format") or _negotiated_format(image)
     with _stored_file(image):  # a delete may take the file between these two lines
         path = thumbnails.path(current_storage(), image, query["size"], name)
-        response = send_file(
+        response = _send_stored(
             path,
             mimetype=imaging.THUMBNAIL_FORMATS[name][1],
             etag=f"{image.sha512[:40]}-{query['size']}-{name}",
@@ -311,6 +312,23 @@ def list_images(query: dict) -> tuple[dict, int, dict]:
         )
         headers["Link"] = f'<{next_url}>; rel="next"'
     return {"items": page.items, "next_cursor": page.next_cursor}, 200, headers
+
+
+def _send_stored(path: Path, **options) -> Response:
+    """`send_file` for a stored file. With FILE_OFFLOAD, the proxy in front sends
+    the bytes: Flask's X-Sendfile carries the path (Apache, lighttpd), or, for
+    nginx, X-Accel-Redirect carries the file's key under X_ACCEL_PREFIX (nginx
+    then answers ranges and conditionals itself, with these headers)."""
+    response = send_file(path, **options)
+    sendfile_path = response.headers.get("X-Sendfile")
+    if current_app.config["FILE_OFFLOAD"] == "x-accel-redirect" and sendfile_path:
+        key = Path(sendfile_path).relative_to(current_storage().root).as_posix()
+        del response.headers["X-Sendfile"]
+        response.headers["X-Accel-Redirect"] = current_app.config["X_ACCEL_PREFIX"] + key
+        response.status_code = 200
+        response.headers.pop("Content-Range", None)
+        response.content_length = 0
+    return response
 
 
 @contextmanager
