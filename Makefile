@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install install-test run worker test lint format clean
+.PHONY: install install-test install-bench run worker test bench lint format clean
 
 install: $(RUNTIME_STAMP)
 
@@ -19,6 +20,12 @@ install-test: $(TEST_STAMP)
 
 $(TEST_STAMP): $(RUNTIME_STAMP) requirements-test.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+install-bench: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(TEST_STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
 run: install
@@ -36,6 +43,11 @@ worker: install
 test: install-test
 	$(BIN)/pytest --db=sqlite
 	$(BIN)/pytest --db=mysql
+
+# One table: every figure as a ratio against a baseline measured in the same
+# run. Needs wrk (Debian/Ubuntu: apt-get install wrk) and the MySQL of `make test`.
+bench: install-bench
+	cd bench && $(abspath $(BIN))/python run.py
 
 lint: install-test
 	$(BIN)/ruff check .

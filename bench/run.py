@@ -1,10 +1,14 @@
 """`make bench`: every figure as a ratio against a baseline measured in the same run.
 
-.venv/bin/python bench/run.py [figure numbers...]
+    .venv/bin/python bench/run.py [1 3 4 6 7]
+
+measures the figures named (1 brings 2 with it, 4 brings 5), or all of them.
+Figures 4 and 5 drive gunicorn with wrk; without wrk they are left out.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -13,15 +17,26 @@ from image_repo.allocator import keep_big_blocks
 
 keep_big_blocks()  # the floors are measured under the same allocator as the server
 
-import ingest  # noqa: E402 - after the allocator settings
+import generation  # noqa: E402 - after the allocator settings
+import ingest  # noqa: E402
+import list_scaling  # noqa: E402
 import serving  # noqa: E402
 import thumbnail  # noqa: E402
 
-FIGURES = {1: ingest.measure, 3: thumbnail.measure, 4: serving.measure}
+FIGURES = {
+    1: ingest.measure,
+    3: thumbnail.measure,
+    4: serving.measure,
+    6: list_scaling.measure,
+    7: generation.measure,
+}
 
 
 def main() -> None:
     wanted = {int(n) for n in sys.argv[1:]} or set(FIGURES)
+    if 4 in wanted and shutil.which("wrk") is None:
+        print("figures 4 and 5 left out: they need wrk (apt-get install wrk)")
+        wanted.discard(4)
     rows = []
     with tempfile.TemporaryDirectory(prefix="image-repo-bench-") as folder:
         for number, measure in FIGURES.items():

@@ -11,27 +11,17 @@ entropy-decoded. Prints medians over several rounds; the ratios are the figures.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from common import median_seconds
 from PIL import Image
 
 from image_repo import imaging
 
 DEFAULT_PHOTO = Path(__file__).resolve().parent / "data" / "sunset_by_Aitzol_Berasategi.jpg"
 ROUNDS = 9
-
-
-def median_seconds(work, rounds: int = ROUNDS) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def full_decode(path: Path) -> None:
@@ -48,10 +38,10 @@ def first_request_thumbnail(path: Path, size: int) -> None:
 def report(path: Path, label: str) -> None:
     with Image.open(path) as picture:
         megapixels = picture.width * picture.height / 1e6
-    decode = median_seconds(lambda: full_decode(path))
+    decode = median_seconds(lambda: full_decode(path), ROUNDS)
     print(f"{label}, {megapixels:.1f} MP: full decode {decode * 1000:.1f} ms (the baseline)")
     for size in (256, 512, 1024):
-        cost = median_seconds(lambda size=size: first_request_thumbnail(path, size))
+        cost = median_seconds(lambda size=size: first_request_thumbnail(path, size), ROUNDS)
         print(f"  thumbnail {size:>4}: {cost * 1000:6.1f} ms = {cost / decode:.2f} x full decode")
 
 

@@ -1,7 +1,9 @@
--- wrk: POST a different picture from UPLOADS on every request, as multipart
--- field `image`. Each wrk thread takes every other file, so none repeats.
+-- wrk: POST a different picture on every request, as multipart field `image`:
+-- the files UPLOAD_FIRST to UPLOAD_FIRST + UPLOAD_COUNT - 1 of folder UPLOADS.
+-- Each wrk thread takes every other file, so none repeats until all are sent.
 local boundary = "bench-boundary-7d1f"
 local folder = os.getenv("UPLOADS")
+local first = tonumber(os.getenv("UPLOAD_FIRST"))
 local count = tonumber(os.getenv("UPLOAD_COUNT"))
 local threads_seen = 0
 local bodies = {}
@@ -13,7 +15,7 @@ function setup(thread)
 end
 
 function init(args)
-  for n = offset, count - 1, 2 do
+  for n = first + offset, first + count - 1, 2 do
     local file = io.open(string.format("%s/%05d.jpg", folder, n), "rb")
     local data = file:read("*a")
     file:close()
