@@ -46,6 +46,21 @@ def test_image_field_without_a_file(client):
     assert_problem(response, 422, detail_has="image")
 
 
+@pytest.mark.parametrize("value", ["", "not a file"])
+def test_image_field_of_text_in_a_raw_multipart_body(client, value):
+    """What a script gets when it sends `image` as a plain form field; an
+    empty one used to reach the pipeline as no file at all (a 500)."""
+    body = (
+        f'--b\r\nContent-Disposition: form-data; name="image"\r\n\r\n{value}\r\n--b--\r\n'
+    ).encode()
+
+    response = client.post(
+        "/image/upload", data=body, content_type="multipart/form-data; boundary=b"
+    )
+
+    assert_problem(response, 422, detail_has="image")
+
+
 def test_empty_file(client):
     assert_problem(upload(client, b"", "empty.jpg"), 400, detail_has="empty")
 

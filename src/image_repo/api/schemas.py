@@ -226,8 +226,9 @@ class Base64Schema(Schema):
 
 
 class UploadSchema(Schema):
+    # required inside too: File() takes an empty form value for no value at all.
     image = List(
-        File(),
+        File(required=True, error_messages={"required": "Not a valid file."}),
         required=True,
         metadata={"description": "The image file; repeat the field to upload several."},
     )
