@@ -35,8 +35,8 @@ ROUNDS = 60
 # What a client filters and sorts by; each keeps a fixed share of the rows,
 # enough for a full page of 50 at 1,000 rows too (else the pages would differ).
 QUERIES = {
-    "camera_make=canon&sort=-taken_at": "one camera make (20%), newest taken first",
-    "format=png&min_width=2000&sort=-uploaded_at": "PNGs 2000+ px wide (6%), newest first",
+    "camera_make=canon&sort=-taken_at": "one camera make (16%), newest taken first",
+    "format=png&min_width=2000&sort=-uploaded_at": "PNGs 2000+ px wide (7.5%), newest first",
     "owner=user3&sort=-taken_at": "one owner's (10%), newest taken first",
 }
 PAGED_QUERY = "format=jpeg&sort=-uploaded_at"  # 70% of the rows: 1,400 pages at 100k

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 
 from .generation import provenance
-from .models import Image, User, db
+from .models import MAX_INTEGER, Image, User, db
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,6 @@ FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
 }
 
 
-MAX_ID = 2**31 - 1
 MAX_FILE_SIZE = 2**63 - 1
 
 
@@ -150,7 +149,7 @@ def _decode(cursor: str, sort: str) -> tuple[Any, int]:
         raise InvalidCursor("not a cursor from this service") from error
     if cursor_sort != sort:
         raise InvalidCursor(f"this cursor belongs to sort={cursor_sort}, not sort={sort}")
-    if not _is_int(image_id, MAX_ID):
+    if not _is_int(image_id, MAX_INTEGER):
         raise InvalidCursor("not a cursor from this service")
     return _typed(SORTS[sort], value), image_id
 

@@ -87,6 +87,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The largest value an Integer column holds (MySQL's INT): an id or a pixel
+# count past it cannot be in the database, and is never sent to it.
+MAX_INTEGER = 2**31 - 1
+
 # Ids are never reused (AUTOINCREMENT on SQLite; InnoDB does not reuse them
 # either), so a link to a deleted row never shows another one.
 TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True}

@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from .. import catalog, imaging, ingest, serving, thumbnails
 from ..ingest import IngestResult, current_storage
-from ..models import Image, db
+from ..models import MAX_INTEGER, Image, db
 from ..serving import ServedImage
 from .auth import auth, current_user, ensure_may_delete, public_read, writer
 from .errors import problem_for
@@ -36,7 +36,6 @@ bp = APIBlueprint("images", __name__, url_prefix="/image", tag="Images")
 
 # Only non-negative integers match the route; anything else is a 404.
 IMAGE_ID = "<int:image_id>"
-MAX_IMAGE_ID = 2**31 - 1  # the id column's range; beyond it no image can exist
 # A file this service serves is an image, never a page: nothing in it may run.
 FILE_SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox"}
 THUMBNAIL_MAX_AGE = 365 * 24 * 3600  # a thumbnail never changes: the key is the picture
@@ -347,14 +346,14 @@ def _stored_file(image: ServedImage) -> Iterator[None]:
 
 def _served_image(image_id: int) -> ServedImage:
     """The image's immutable facts, usually without a database query."""
-    image = serving.find(image_id) if image_id <= MAX_IMAGE_ID else None
+    image = serving.find(image_id) if image_id <= MAX_INTEGER else None
     if image is None:
         _not_found(image_id)
     return image
 
 
 def _get_image(image_id: int) -> Image:
-    image = db.session.get(Image, image_id) if image_id <= MAX_IMAGE_ID else None
+    image = db.session.get(Image, image_id) if image_id <= MAX_INTEGER else None
     if image is None:
         _not_found(image_id)
     return image

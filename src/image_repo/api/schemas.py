@@ -30,10 +30,9 @@ from .. import catalog, exif, imaging, thumbnails
 from ..generation import provenance
 from ..generation.backends import ASPECT_RATIOS, NOTICES
 from ..generation.prompts import prompt_manager
-from ..models import MAX_PROMPT_LENGTH, Image
+from ..models import MAX_INTEGER, MAX_PROMPT_LENGTH, Image
 
 THUMBNAIL_FORMATS = list(imaging.THUMBNAIL_FORMATS)
-MAX_PIXELS_PER_SIDE = 2**31 - 1  # what the columns hold
 NULLABLE_STRING = {"type": ["string", "null"]}
 
 
@@ -183,10 +182,10 @@ class ListQuerySchema(Schema):
     camera_make = String(validate=Length(1, 64), metadata={"description": "Exact, any case."})
     camera_model = String(validate=Length(1, 64), metadata={"description": "Exact, any case."})
     has_gps = Boolean()
-    min_width = Integer(validate=Range(0, MAX_PIXELS_PER_SIDE))
-    max_width = Integer(validate=Range(0, MAX_PIXELS_PER_SIDE))
-    min_height = Integer(validate=Range(0, MAX_PIXELS_PER_SIDE))
-    max_height = Integer(validate=Range(0, MAX_PIXELS_PER_SIDE))
+    min_width = Integer(validate=Range(0, MAX_INTEGER))
+    max_width = Integer(validate=Range(0, MAX_INTEGER))
+    min_height = Integer(validate=Range(0, MAX_INTEGER))
+    max_height = Integer(validate=Range(0, MAX_INTEGER))
     sort = String(load_default=catalog.DEFAULT_SORT, validate=OneOf(list(catalog.SORTS)))
     limit = Integer(load_default=50, validate=Range(1, 500))
     cursor = String(metadata={"description": "From `next_cursor` of the previous page."})

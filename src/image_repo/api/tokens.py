@@ -6,7 +6,7 @@ from apiflask import APIBlueprint, abort
 from sqlalchemy import select
 
 from .. import accounts
-from ..models import ApiToken, db
+from ..models import MAX_INTEGER, ApiToken, db
 from .auth import auth, current_user
 from .schemas import NewTokenSchema, TokenInSchema, TokenSchema
 
@@ -59,7 +59,7 @@ def revoke_token(token_id: int) -> tuple[str, int]:
     Your own tokens; an admin may revoke anyone's.
     """
     user = current_user()
-    token = db.session.get(ApiToken, token_id) if token_id < 2**31 else None
+    token = db.session.get(ApiToken, token_id) if token_id <= MAX_INTEGER else None
     if token is None or not (user.is_admin or token.user_id == user.id):
         abort(404, f"You have no token with id {token_id}.")
     accounts.revoke_token(token)
