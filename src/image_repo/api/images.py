@@ -315,18 +315,20 @@ def list_images(query: dict) -> tuple[dict, int, dict]:
 
 def _send_stored(path: Path, **options) -> Response:
     """`send_file` for a stored file. With FILE_OFFLOAD, the proxy in front sends
-    the bytes: Flask's X-Sendfile carries the path (Apache, lighttpd), or, for
-    nginx, X-Accel-Redirect carries the file's key under X_ACCEL_PREFIX (nginx
-    then answers ranges and conditionals itself, with these headers)."""
+    the bytes, and answers a `Range` from them itself: Flask's X-Sendfile names
+    the file by its path (Apache, lighttpd), or X-Accel-Redirect by its key
+    under X_ACCEL_PREFIX (nginx). A 304 goes out as it is."""
     response = send_file(path, **options)
-    sendfile_path = response.headers.get("X-Sendfile")
-    if current_app.config["FILE_OFFLOAD"] == "x-accel-redirect" and sendfile_path:
+    sendfile_path = response.headers.get("X-Sendfile")  # absent on a 304
+    if sendfile_path is None:
+        return response
+    response.status_code = 200
+    response.headers.pop("Content-Range", None)
+    response.content_length = 0
+    if current_app.config["FILE_OFFLOAD"] == "x-accel-redirect":
         key = Path(sendfile_path).relative_to(current_storage().root).as_posix()
         del response.headers["X-Sendfile"]
         response.headers["X-Accel-Redirect"] = current_app.config["X_ACCEL_PREFIX"] + key
-        response.status_code = 200
-        response.headers.pop("Content-Range", None)
-        response.content_length = 0
     return response
 
 
