@@ -1,11 +1,11 @@
 """Figure 7: a local generation job end to end, and how soon `?wait=` answers.
 
 End to end is POST /image/generate until `GET /image/jobs/<id>?wait=` answers
-"succeeded", against gunicorn (2 workers, jobs on each worker's thread pool);
-the baseline is the local backend's bare `generate()` of the same prompts.
-The wait latency is the moment the answer is in hand minus the job's
-`finished_at`: the wait may land on the worker that ran the job (woken at
-once) or on the other one (which notices within one database poll).
+"succeeded", against gunicorn (jobs on the worker's thread pool); the baseline
+is the local backend's bare `generate()` of the same prompts. The wait latency
+is the moment the answer is in hand minus the job's `finished_at`, with the
+wait served by the process that ran the job (woken at once) and by another
+server on the same database and storage (which notices within one poll).
 """
 
 from __future__ import annotations
