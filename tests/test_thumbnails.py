@@ -261,3 +261,26 @@ def test_a_delete_racing_a_thumbnail_request_is_a_404_not_a_500(client, monkeypa
     monkeypatch.setattr(thumbnails, "path", found_then_deleted)
 
     assert_problem(client.get(f"/image/{record['id']}/thumbnail"), 404, detail_has="no image")
+
+
+def test_a_delete_while_a_thumbnail_is_being_made_leaves_no_thumbnail(
+    client, monkeypatch, storage_dir
+):
+    """The delete lands while a new size is being encoded: the request is a
+    404, and the thumbnail it made is not left behind without its image."""
+    from image_repo import imaging
+
+    record = stored(client, jpeg())
+    encode = imaging.encode
+
+    def encode_while_deleted(image, name):
+        data = encode(image, name)
+        with client.application.test_client() as other:
+            other.environ_base.update(client.environ_base)
+            assert other.delete(f"/image/{record['id']}").status_code == 204
+        return data
+
+    monkeypatch.setattr(imaging, "encode", encode_while_deleted)
+
+    assert_problem(client.get(f"/image/{record['id']}/thumbnail?size=128"), 404)
+    assert stored_files(storage_dir) == []

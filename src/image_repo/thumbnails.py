@@ -46,7 +46,12 @@ def at_ingest(picture: PillowImage.Image, sha512: str, orientation: int | None) 
 
 
 def path(storage: LocalStorage, image: ServedImage, size: int, name: str) -> Path:
-    """The cached thumbnail's file, made from the original on first request."""
+    """The cached thumbnail's file, made from the original on first request.
+
+    Raises FileNotFoundError when the original is gone, also when a delete
+    lands while the thumbnail is being made: the file is kept only under the
+    picture's lock (the one delete holds) and while the original is there.
+    """
     thumbnail_key = key(image.sha512, size, name)
     cached = storage.path(thumbnail_key)
     if not cached.is_file():
@@ -54,6 +59,9 @@ def path(storage: LocalStorage, image: ServedImage, size: int, name: str) -> Pat
             storage.open(image.storage_key) as original,
             PillowImage.open(original, formats=[image.format]) as picture,
         ):
-            small = imaging.thumbnail(picture, size, image.orientation)
-            storage.put(thumbnail_key, imaging.encode(small, name))
+            data = imaging.encode(imaging.thumbnail(picture, size, image.orientation), name)
+        with storage.lock(image.sha512):
+            if not storage.path(image.storage_key).is_file():
+                raise FileNotFoundError(image.storage_key)
+            storage.put(thumbnail_key, data)
     return cached
