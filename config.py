@@ -16,7 +16,7 @@ BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_INSTANCE_DIR = BASE_DIR / "instance"
 
 DEFAULT_ALLOWED_FORMATS = "JPEG,PNG,GIF,WEBP,TIFF,BMP,AVIF"
-FILE_OFFLOAD_MODES = ("", "x-sendfile", "x-accel-redirect")
+FILE_OFFLOAD_MODES = ("", "x-sendfile", "x-accel-redirect", "redirect")
 
 N = TypeVar("N", int, float)
 
@@ -111,15 +111,26 @@ class Config:
         # private, single-user install only.
         self.ALLOW_ANONYMOUS_UPLOAD = _bool(env, "ALLOW_ANONYMOUS_UPLOAD", False)
         self.MIGRATIONS_DIRECTORY = str(BASE_DIR / "migrations")
-        # Behind a proxy that sends files itself, answer file requests with
-        # headers only: "x-sendfile" (Apache, lighttpd) or "x-accel-redirect"
-        # (nginx, which finds the file under X_ACCEL_PREFIX); "" sends them here.
+        # Who sends the bytes of files: "" this app; behind a proxy that sends
+        # files itself, headers only: "x-sendfile" (Apache, lighttpd) or
+        # "x-accel-redirect" (nginx, which finds the file under X_ACCEL_PREFIX);
+        # "redirect": a 302 to a presigned URL of the object store (S3 only).
         self.FILE_OFFLOAD = (env.get("FILE_OFFLOAD") or "").strip().lower()
         if self.FILE_OFFLOAD not in FILE_OFFLOAD_MODES:
             raise ValueError(
-                f"FILE_OFFLOAD must be one of x-sendfile, x-accel-redirect or empty, "
-                f"got {self.FILE_OFFLOAD!r}"
+                f"FILE_OFFLOAD must be one of x-sendfile, x-accel-redirect, redirect or "
+                f"empty, got {self.FILE_OFFLOAD!r}"
             )
+        # Seconds a presigned URL of FILE_OFFLOAD=redirect stays valid.
+        self.LINK_EXPIRES = _int(env, "LINK_EXPIRES", 300)
+        # Seconds a store or delete of one picture may take before others take
+        # it for dead, and seconds a request waits for another's store of the
+        # same picture before answering 503.
+        self.STORE_LEASE = _float(env, "STORE_LEASE", 300.0)
+        self.STORE_WAIT = _float(env, "STORE_WAIT", 30.0)
+        # Refuse to start when the database and the store belong to different
+        # repositories (see repository.py).
+        self.CHECK_REPOSITORY = _bool(env, "CHECK_REPOSITORY", True)
         self.X_ACCEL_PREFIX = "/" + (env.get("X_ACCEL_PREFIX") or "/_stored/").strip("/") + "/"
         self._generation(env)
 

@@ -57,10 +57,32 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def database_url(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[str]:
+    yield from make_database(request, tmp_path_factory)
+
+
+def make_database(request, tmp_path_factory, *, migrate: bool = False) -> Iterator[str]:
+    """A new, empty database of the run's kind (with the schema, if `migrate`);
+    dropped at the end."""
     if request.config.getoption("--db") == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        yield _migrated(url, tmp_path_factory) if migrate else url
         return
-    yield from _mysql_database()
+    for url in _mysql_database():
+        yield _migrated(url, tmp_path_factory) if migrate else url
+
+
+def _migrated(url: str, tmp_path_factory) -> str:
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "FILE_STORAGE_LOCATION": str(tmp_path_factory.mktemp("migrate-storage")),
+            "CHECK_REPOSITORY": False,
+        }
+    )
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
 
 
 def _mysql_database() -> Iterator[str]:
@@ -85,16 +107,7 @@ def _mysql_database() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def migrated_database(database_url: str, tmp_path_factory) -> str:
     """The run's database with every migration applied (the schema's only source)."""
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "FILE_STORAGE_LOCATION": str(tmp_path_factory.mktemp("migrate-storage")),
-        }
-    )
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    return database_url
+    return _migrated(database_url, tmp_path_factory)
 
 
 def clean_database(app) -> None:
@@ -112,7 +125,13 @@ def storage_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_app(migrated_database: str, storage_dir: Path):
+def instance_dir(tmp_path: Path) -> Path:
+    """This test's INSTANCE_PATH: the node's own scratch space lives there."""
+    return tmp_path / "instance"
+
+
+@pytest.fixture
+def make_app(migrated_database: str, storage_dir: Path, instance_dir: Path):
     """Build the app with extra settings; the database is emptied afterwards."""
     apps = []
 
@@ -122,6 +141,7 @@ def make_app(migrated_database: str, storage_dir: Path):
                 "TESTING": True,
                 "SQLALCHEMY_DATABASE_URI": migrated_database,
                 "FILE_STORAGE_LOCATION": str(storage_dir),
+                "INSTANCE_PATH": str(instance_dir),
                 **overrides,
             }
         )
@@ -197,6 +217,7 @@ class LiveServer:
             **os.environ,
             "DATABASE_URL": database_url,
             "FILE_STORAGE_LOCATION": str(storage),
+            "INSTANCE_PATH": str(log.parent / f"instance-{self.port}"),
             "PORT": str(self.port),
             **env,
         }

@@ -43,11 +43,16 @@ def upload(client, data: bytes, name: str = "photo.jpg", **kwargs):
 
 
 def stored_files(storage: Path) -> list[Path]:
-    """Every file the store holds, originals and leftovers alike (not its locks)."""
+    """Every file the store holds, originals and leftovers alike (not its
+    repository mark, nor writes in progress in its hidden folder)."""
     if not storage.exists():
         return []
     return sorted(
-        path for path in storage.rglob("*") if path.is_file() and path.parent.name != "locks"
+        path
+        for path in storage.rglob("*")
+        if path.is_file()
+        and not path.relative_to(storage).parts[0].startswith(".")
+        and path.relative_to(storage).as_posix() != "repository.json"
     )
 
 

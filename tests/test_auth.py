@@ -82,16 +82,16 @@ def test_anonymous_mode_deletes_ownerless_images_only(make_app, token):
     assert_problem(anonymous.delete(f"/image/{owned['id']}"), 401)
 
 
-def test_a_duplicate_from_another_user_keeps_the_first_owner(app, client, make_user):
+def test_the_same_picture_from_another_user_is_their_own_record(app, client, make_user):
     data = jpeg()
     first = upload(client, data).get_json()
     bob = as_user(app, make_user("bob"))
 
     again = upload(bob, data)
 
-    assert again.status_code == 200
-    assert again.get_json()["id"] == first["id"]
-    assert again.get_json()["owner"] == "alice"
+    assert again.status_code == 201
+    assert again.get_json()["id"] != first["id"]
+    assert again.get_json()["owner"] == "bob"
     assert_problem(bob.delete(f"/image/{first['id']}"), 403)
 
 

@@ -8,8 +8,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from support import assert_problem, jpeg, stored_files, upload
 
-from image_repo import create_app
-from image_repo.storage import TempFile
+from image_repo import create_app, scratch
 
 
 def _failing(*_args, **_kwargs):
@@ -40,7 +39,7 @@ def test_storage_that_cannot_take_the_file_gives_507_and_no_row(client, storage_
 
     response = upload(client, jpeg())
 
-    assert_problem(response, 507, detail_has="could not be stored")
+    assert_problem(response, 507, detail_has="does not take writes")
     assert query("SELECT COUNT(*) FROM images") == [(0,)]
     assert stored_files(storage_dir) == [storage_dir / "originals"]
 
@@ -48,15 +47,13 @@ def test_storage_that_cannot_take_the_file_gives_507_and_no_row(client, storage_
 def test_disk_full_while_receiving_gives_507_and_no_partial_file(
     client, storage_dir, query, monkeypatch
 ):
-    """Writes go to /dev/full, which fails them with ENOSPC like a full disk."""
-    create = TempFile.__init__
+    """The upload is received into /dev/full, which fails writes with ENOSPC
+    like a full disk."""
 
-    def create_on_a_full_disk(self, path):
-        create(self, path)
-        self.file.close()
-        self.file = open("/dev/full", "wb")  # noqa: SIM115 - closed by the code under test
+    def open_on_a_full_disk(path, mode="r", *args, **kwargs):
+        return open("/dev/full" if "x" in mode else path, mode.replace("x", "w"), *args, **kwargs)
 
-    monkeypatch.setattr(TempFile, "__init__", create_on_a_full_disk)
+    monkeypatch.setattr(scratch, "open", open_on_a_full_disk, raising=False)
 
     response = upload(client, jpeg())
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import time
 
+from sqlalchemy import create_engine
 from support import PROBLEM_JSON
 
 from image_repo import create_app
@@ -21,8 +23,8 @@ def test_health_reports_database_and_storage(client, request):
 
 
 def test_health_is_503_when_storage_cannot_be_written(client, storage_dir):
-    shutil.rmtree(storage_dir / "tmp")
-    (storage_dir / "tmp").write_text("a file where the temp folder should be")
+    shutil.rmtree(storage_dir / ".partial", ignore_errors=True)
+    (storage_dir / ".partial").write_text("a file where the folder for writes should be")
 
     response = client.get("/health")
 
@@ -31,6 +33,30 @@ def test_health_is_503_when_storage_cannot_be_written(client, storage_dir):
     assert body["status"] == "unavailable"
     assert body["storage"]["status"] == "unavailable"
     assert body["database"]["status"] == "ok"
+
+
+def test_health_shows_stalled_database_writes_apart_from_reads(client, migrated_database):
+    """Another process holds the database's write lock (SQLite) or the row
+    health writes (MySQL): reads are fine, writes are reported stalled, fast."""
+    holder = create_engine(migrated_database).connect()
+    try:
+        if holder.dialect.name == "sqlite":
+            holder.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            holder.exec_driver_sql("SELECT * FROM repository FOR UPDATE")
+        started = time.monotonic()
+        response = client.get("/health")
+        elapsed = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["database"]["status"] == "ok"
+    assert body["database_writes"]["status"] == "unavailable"
+    assert elapsed < 5
+    assert client.get("/health").status_code == 200
 
 
 def test_health_is_503_when_the_database_is_unreachable(storage_dir):

@@ -117,9 +117,20 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
-def test_hostile_files_get_a_clear_answer_or_a_safe_home(client, tmp_path, storage_dir, case):
+def test_hostile_files_get_a_clear_answer_or_a_safe_home(
+    client, tmp_path, storage_dir, instance_dir, case
+):
     data, name = HOSTILE[case]
-    before = {p for p in tmp_path.rglob("*") if storage_dir not in p.parents}
+
+    def elsewhere() -> set:
+        """Files outside the store and the node's scratch space."""
+        return {
+            p
+            for p in tmp_path.rglob("*")
+            if p.is_file() and not {storage_dir, instance_dir} & set(p.parents)
+        }
+
+    before = elsewhere()
 
     started = time.monotonic()
     response = upload(client, data, name)
@@ -138,7 +149,8 @@ def test_hostile_files_get_a_clear_answer_or_a_safe_home(client, tmp_path, stora
         assert served.mimetype.startswith("image/")
         assert served.headers["X-Content-Type-Options"] == "nosniff"
         assert "sandbox" in served.headers["Content-Security-Policy"]
-    assert {p for p in tmp_path.rglob("*") if storage_dir not in p.parents} == before
+    assert elsewhere() == before
+    assert [p for p in instance_dir.rglob("*") if p.is_file()] == []
 
 
 @pytest.mark.parametrize(

@@ -249,16 +249,16 @@ def test_a_delete_racing_a_thumbnail_request_is_a_404_not_a_500(client, monkeypa
     from image_repo import thumbnails
 
     record = stored(client, jpeg())
-    find = thumbnails.path
+    find = thumbnails.get
 
     def found_then_deleted(storage, image, size, name):
-        path = find(storage, image, size, name)
+        thumbnail = find(storage, image, size, name)
         with client.application.test_client() as other:
             other.environ_base.update(client.environ_base)
             assert other.delete(f"/image/{image.id}").status_code == 204
-        return path
+        return thumbnail
 
-    monkeypatch.setattr(thumbnails, "path", found_then_deleted)
+    monkeypatch.setattr(thumbnails, "get", found_then_deleted)
 
     assert_problem(client.get(f"/image/{record['id']}/thumbnail"), 404, detail_has="no image")
 

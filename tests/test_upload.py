@@ -192,5 +192,6 @@ def test_client_file_names_are_metadata_only(
     assert [p.relative_to(storage_dir).as_posix() for p in originals(storage_dir)] == [
         f"originals/{sha[:2]}/{sha[2:4]}/{sha}.jpg"
     ]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["storage"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["instance", "storage"]
+    assert list((tmp_path / "instance" / "scratch").iterdir()) == []  # received, then gone
     assert client.get(f"/image/{record['id']}").data == data

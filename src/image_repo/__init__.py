@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Response
+from flask import Response, request
 from flask_migrate import Migrate
 from sqlalchemy import event
 
 from config import Config, engine_options, normalise_database_url
 
-from . import cli, generation, imaging
+from . import cli, generation, imaging, repository
 from .api import generate, health, images, rate_limit, tokens
-from .api.errors import PROBLEM_JSON, register_error_handlers
+from .api.errors import DATABASE_DOWN, PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
-from .models import db
-from .storage import LocalStorage
+from .models import SQLITE_BUSY_TIMEOUT_MS, db
+from .scratch import Scratch
+from .storage import StorageError, open_storage
 
 __version__ = version("image-repo")
 
@@ -43,8 +45,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     database_url = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(database_url))
-    # Both offload modes start from Flask's X-Sendfile (see api/images.py).
-    app.config["USE_X_SENDFILE"] = bool(app.config["FILE_OFFLOAD"])
 
     imaging.configure(app.config["MAX_IMAGE_PIXELS"])
     db.init_app(app)
@@ -53,9 +53,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    storage = LocalStorage(app.config["FILE_STORAGE_LOCATION"])
-    storage.init()
-    app.extensions["image_repo.storage"] = storage
+    app.extensions["image_repo.storage"] = open_storage(app.config["FILE_STORAGE_LOCATION"])
+    app.extensions["image_repo.scratch"] = Scratch(Path(app.config["INSTANCE_PATH"]) / "scratch")
+    if app.config["CHECK_REPOSITORY"]:
+        _check_repository(app)
     generation.init_app(app)
     rate_limit.init_app(app)
 
@@ -71,11 +72,31 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     return app
 
 
+def _check_repository(app: APIFlask) -> None:
+    """Refuse to start on a store that belongs to another database (see
+    repository.py). With the database or the store down, start anyway and
+    check before the first request that reaches them."""
+    try:
+        with app.app_context():
+            if repository.is_set_up():
+                repository.verify(app.extensions["image_repo.storage"])
+            return
+    except (*DATABASE_DOWN, StorageError) as error:
+        app.logger.warning("repository not verified yet: %s", error)
+
+    @app.before_request
+    def verify_first() -> None:
+        if app.extensions.get("image_repo.verified") or request.endpoint == "health.health":
+            return
+        repository.verify(app.extensions["image_repo.storage"])
+        app.extensions["image_repo.verified"] = True
+
+
 def _sqlite_pragmas(connection, _record) -> None:
     """WAL lets readers run beside the one writer; wait for locks, do not fail."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

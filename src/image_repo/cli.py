@@ -10,8 +10,9 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from . import accounts, imaging, ingest, maintenance
+from . import accounts, fsck, imaging, ingest
 from .models import ApiToken, User, db
+from .storage import NotStored
 
 users = AppGroup("users", help="Users who upload and own images.")
 tokens = AppGroup("tokens", help="API tokens (only their hashes are stored).")
@@ -100,22 +101,53 @@ def revoke_token(token_id: int) -> None:
 
 
 @images.command("fsck")
-@click.option("--repair", is_flag=True, help="Fix what is safe to fix.")
+@click.option("--repair", is_flag=True, help="Fix what is safe to fix; strays go to lost+found/.")
 @click.option("--skip-hashes", is_flag=True, help="Do not decode every original to check its hash.")
-def fsck(repair: bool, skip_hashes: bool) -> None:
-    """Check that every row has its file and every file its row.
+def fsck_command(repair: bool, skip_hashes: bool) -> None:
+    """Check that every record has its file and every file its record.
 
-    Reports rows without files, files without rows, originals whose pixels do
-    not hash to their name, leftover temp files, stores a crash cut short, and
-    thumbnails of deleted images. Exits with status 1 when it found anything.
+    Reports records whose original is missing, damaged (size, pixel hash) or
+    whose store or delete was cut short, and files no record refers to; every
+    problem names its image ids. With --repair, interrupted stores and deletes
+    are finished or undone, stray originals moved into lost+found/ in the
+    store (never deleted), stray thumbnails removed. Exits with status 1 when
+    a problem remains.
     """
-    findings = maintenance.fsck(repair=repair, verify_hashes=not skip_hashes)
-    for finding in findings:
+    report = fsck.fsck(repair=repair, verify_hashes=not skip_hashes)
+    for finding in report.findings:
         click.echo(str(finding))
-    unrepaired = sum(not finding.repaired for finding in findings)
-    click.echo(f"{len(findings)} problem(s) found, {len(findings) - unrepaired} repaired.")
-    if findings:
+    problems = len(report.findings)
+    summary = (
+        f"Checked {report.pictures} pictures ({report.images} images) and "
+        f"{report.objects} stored files: "
+        + (
+            f"{problems} problem(s), {problems - report.unrepaired} repaired."
+            if problems
+            else "no problems."
+        )
+    )
+    if report.in_progress:
+        summary += f" {report.in_progress} store(s) or delete(s) in progress were left alone."
+    click.echo(summary)
+    if report.quarantined:
+        click.echo(f"Quarantined files can be restored with: {fsck.restore_hint(report)}")
+    if report.unrepaired:
         raise SystemExit(1)
+
+
+@images.command("restore")
+@click.argument("key")
+@click.option("--owner", "owner_name", help="The user who will own the restored image.")
+def restore(key: str, owner_name: str | None) -> None:
+    """Bring a quarantined original (KEY, under lost+found/) back as an upload."""
+    owner = _owner(owner_name)
+    try:
+        result = fsck.restore(key, owner=owner)
+    except (ValueError, NotStored) as error:
+        _fail(f"cannot restore {key}: {error}")
+    except imaging.ImageRejected as error:
+        _fail(f"cannot restore {key}: not an image this repository accepts ({error})")
+    click.echo(f"restored   {key} -> /image/{result.image.id}")
 
 
 @images.command("import")
@@ -123,9 +155,7 @@ def fsck(repair: bool, skip_hashes: bool) -> None:
 @click.option("--owner", "owner_name", help="The user who will own what is imported.")
 def import_folder(folder: Path, owner_name: str | None) -> None:
     """Store every image file in FOLDER (and below), as an upload would."""
-    owner = accounts.find_user(owner_name) if owner_name else None
-    if owner_name and owner is None:
-        _fail(f"there is no user named {owner_name!r}")
+    owner = _owner(owner_name)
     counts = {"stored": 0, "duplicate": 0, "refused": 0}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         try:
@@ -139,3 +169,10 @@ def import_folder(folder: Path, owner_name: str | None) -> None:
         counts[outcome] += 1
         click.echo(f"{outcome:<10} {path} -> /image/{result.image.id}")
     click.echo(", ".join(f"{count} {name}" for name, count in counts.items()) + ".")
+
+
+def _owner(owner_name: str | None) -> User | None:
+    owner = accounts.find_user(owner_name) if owner_name else None
+    if owner_name and owner is None:
+        _fail(f"there is no user named {owner_name!r}")
+    return owner

@@ -1,25 +1,31 @@
-"""Images into and out of the store, with row and file kept in step.
+"""Images into the store: the one pipeline every new image takes (upload,
+generate, import, restore).
 
-`ingest` is the one pipeline every new image takes (upload, generate, import):
-bytes -> verify and decode -> hash -> dedupe -> store the file -> insert the row.
-A failure at any step leaves no row and no file behind.
+bytes -> known bytes? -> verify and decode -> hash -> the picture stored
+already? -> else store its files -> the caller's record of it.
+
+A picture is stored once; each owner gets a record of their own. A failure
+at any step leaves no record, and no file that no row accounts for.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import exif, imaging, thumbnails
-from .models import Image, User, db, original_prefix
-from .storage import LocalStorage, TempFile
+from . import exif, imaging, pictures, thumbnails
+from .maintenance import wait_for_picture
+from .models import Image, Picture, User, db
+from .pictures import STORED, Claim, PictureBusy
+from .scratch import Received
+from .storage import Storage
+from .stores import current_scratch, current_storage, remove_files
 
 MAX_NAME_LENGTH = 255
 
@@ -27,118 +33,144 @@ MAX_NAME_LENGTH = 255
 @dataclass(frozen=True)
 class IngestResult:
     image: Image
-    created: bool
+    created: bool  # a new record (201); False: the caller's existing one (200)
 
 
-def current_storage() -> LocalStorage:
-    return current_app.extensions["image_repo.storage"]
+@dataclass(frozen=True)
+class Upload:
+    """Who is storing what, under which name."""
+
+    owner: User | None
+    original_name: str | None
+    source: str
+
+    def record(self, picture: Picture) -> Image:
+        return Image.of(
+            picture, owner=self.owner, original_name=self.original_name, source=self.source
+        )
 
 
 def ingest(
     stream: BinaryIO, original_name: str | None, *, owner: User | None, source: str = "upload"
 ) -> IngestResult:
-    """Store the picture in `stream`, or return the record that already holds it.
-
-    Dedupe is global: a picture someone else stored first stays theirs, and
-    keeps the `source` ("upload" or "generated") it came in with.
+    """Store the picture in `stream`, or find it stored, and give `owner` a
+    record of it: a new one, or the one they already have.
 
     Raises `imaging.ImageRejected` for bytes that are not an acceptable image,
-    `storage.StorageError` when the file cannot be written, and SQLAlchemy's
-    errors when the database fails.
+    `StorageError` when the store cannot take the file, `PictureBusy` when
+    another request holds the picture for too long, and SQLAlchemy's errors
+    when the database fails.
     """
-    storage = current_storage()
+    upload = Upload(owner, clean_name(original_name), source)
+    with current_scratch().receive(stream) as received:
+        known = pictures.find_stored_by_file(received.sha256)
+        if known is not None:
+            result = _attach(known, upload)
+            if result is not None:
+                return result
+        return _decode_and_store(received, upload)
+
+
+def _decode_and_store(received: Received, upload: Upload) -> IngestResult:
     config = current_app.config
-    with storage.temp_file() as temp:
-        temp.copy_from(stream)
-        with imaging.decode(
-            temp.path,
-            allowed_formats=config["ALLOWED_FORMATS"],
-            max_pixels=config["MAX_IMAGE_PIXELS"],
-        ) as picture:
-            existing = find_by_hash(picture.sha512)
-            if existing is not None:
-                return IngestResult(existing, created=False)
-            metadata = exif.read_exif(picture.image)
-            image = Image(
-                sha512=picture.sha512,
-                original_name=clean_name(original_name),
-                format=picture.format,
-                width=picture.width,
-                height=picture.height,
-                frame_count=picture.frame_count,
-                has_alpha=imaging.has_alpha(picture.image),
-                file_size=temp.size,
-                owner=owner,
-                source=source,
-                exif_json=json.dumps(metadata.tags) if metadata.tags else None,
-                **{name: getattr(metadata, name) for name in exif.PROMOTED},
-            )
-            previews = thumbnails.at_ingest(picture.image, picture.sha512, metadata.orientation)
-            return _store(storage, temp, image, previews)
+    with imaging.decode(
+        received.path,
+        allowed_formats=config["ALLOWED_FORMATS"],
+        max_pixels=config["MAX_IMAGE_PIXELS"],
+    ) as decoded:
+        result = _attach(decoded.sha512, upload)
+        if result is not None:
+            return result
+        metadata = exif.read_exif(decoded.image)
+        picture = Picture(
+            sha512=decoded.sha512,
+            file_sha256=received.sha256,
+            format=decoded.format,
+            width=decoded.width,
+            height=decoded.height,
+            frame_count=decoded.frame_count,
+            has_alpha=imaging.has_alpha(decoded.image),
+            file_size=received.size,
+            exif_json=json.dumps(metadata.tags) if metadata.tags else None,
+            **{name: getattr(metadata, name) for name in exif.PROMOTED},
+        )
+        previews = thumbnails.at_ingest(decoded.image, decoded.sha512, metadata.orientation)
+    return _store(received, picture, previews, upload)
 
 
-def _store(
-    storage: LocalStorage, temp: TempFile, image: Image, previews: dict[str, bytes]
+def _attach(sha512: str, upload: Upload) -> IngestResult | None:
+    """The caller's record of a stored picture (made if needed); None when the
+    picture is not stored. Waits while another request stores or deletes it."""
+    deadline = time.monotonic() + current_app.config["STORE_WAIT"]
+    while True:
+        with pictures.locked(sha512) as picture:
+            if picture is None:
+                return None
+            if picture.state == STORED:
+                return _record(picture, upload)
+            stale = pictures.is_stale(picture)
+        wait_for_picture(sha512, stale, deadline)
+
+
+def _store(received: Received, picture: Picture, previews: dict[str, bytes], upload: Upload):
+    """Claim the new picture, write its files, then mark it stored with the
+    caller's record; or, if someone else stored it meanwhile, attach to theirs."""
+    deadline = time.monotonic() + current_app.config["STORE_WAIT"]
+    while True:
+        held, stale = None, False
+        try:
+            with pictures.locked(picture.sha512) as existing:
+                if existing is None:
+                    held = pictures.claim_new(picture)
+                elif existing.state == STORED:
+                    return _record(existing, upload)
+                else:
+                    stale = pictures.is_stale(existing)
+        except IntegrityError:
+            continue  # another node inserted the same picture first: look again
+        if held is not None:
+            return _write_files(held, received, picture, previews, upload)
+        wait_for_picture(picture.sha512, stale, deadline)
+
+
+def _write_files(
+    held: Claim, received: Received, picture: Picture, previews: dict[str, bytes], upload: Upload
 ) -> IngestResult:
-    """Move the file into place, write the thumbnails, then insert the row.
-
-    The lock makes "is it stored? if not, store it" one step for this picture
-    across processes, and the pending mark lets recovery after a crash remove
-    files left without a row. The files go first so that the database's write
-    transaction (which on SQLite blocks every other writer) lasts only for the
-    insert, not for the fsyncs.
-    """
-    with storage.lock(image.sha512):
-        existing = find_by_hash(image.sha512)
-        if existing is not None:
-            return IngestResult(existing, created=False)
-        with storage.pending(image.sha512):
-            try:
-                storage.commit(temp, image.storage_key)
-                for key, data in previews.items():
-                    storage.put(key, data)
-                db.session.add(image)
-                db.session.commit()
-            except IntegrityError:
-                # Another process without this lock (another host?) stored the
-                # same picture: its row wins, and the files are the same picture.
-                db.session.rollback()
-                winner = find_by_hash(image.sha512)
-                if winner is not None:
-                    return IngestResult(winner, created=False)
-                remove_files(storage, image.sha512)
-                raise
-            except BaseException:
-                db.session.rollback()
-                remove_files(storage, image.sha512)
-                raise
-    return IngestResult(image, created=True)
-
-
-def find_by_hash(sha512: str) -> Image | None:
-    return db.session.scalar(select(Image).where(Image.sha512 == sha512))
-
-
-def delete(image: Image) -> bool:
-    """Remove the row, then the original and its thumbnails (files already gone
-    are fine).
-
-    False when a concurrent request deleted the row first.
-    """
     storage = current_storage()
-    image_id, sha512 = image.id, image.sha512
-    with storage.lock(sha512), storage.pending(sha512):
-        deleted = db.session.execute(sql_delete(Image).where(Image.id == image_id)).rowcount
-        db.session.commit()
-        if deleted:
-            remove_files(storage, sha512)
-    return bool(deleted)
+    record = upload.record(picture)
+    try:
+        storage.put_file(picture.storage_key, received.path)
+        for key, data in previews.items():
+            storage.put(key, data)
+        stored = pictures.finish_store(held, record)
+    except BaseException:
+        abandon_store(storage, held, picture.storage_key)
+        raise
+    if not stored:
+        raise PictureBusy("the store took longer than its lease; try again")
+    return IngestResult(record, created=True)
 
 
-def remove_files(storage: LocalStorage, sha512: str) -> None:
-    """The original (whatever its extension) and every thumbnail of a picture."""
-    storage.delete_prefix(original_prefix(sha512))
-    storage.delete_prefix(thumbnails.family(sha512))
+def abandon_store(storage: Storage, held: Claim, original_key: str) -> None:
+    """Undo a store that failed: its files, then its row. Best effort: what
+    cannot be undone now (the store or the database is down) is left to
+    recovery, which finds the row's claim expired."""
+    try:
+        remove_files(storage, held.sha512, original_key)
+        pictures.release(held, back_to=None)
+    except Exception as error:  # noqa: BLE001 - the original error is the one to report
+        current_app.logger.warning("store of %s not undone yet: %s", held.sha512[:16], error)
+
+
+def _record(picture: Picture, upload: Upload) -> IngestResult:
+    """Inside `pictures.locked`: the uploader's record of a stored picture."""
+    existing = pictures.record_of(picture, upload.owner)
+    if existing is not None:
+        return IngestResult(existing, created=False)
+    record = upload.record(picture)
+    db.session.add(record)
+    db.session.flush()
+    return IngestResult(record, created=True)
 
 
 def clean_name(name: str | None) -> str | None:

@@ -1,147 +1,98 @@
-"""Keeping rows and files in step: startup recovery and `flask images fsck`."""
+"""Recovery: finishing or undoing what a process that died left half-done.
+
+A store or delete whose claim outlived its lease (see pictures.py) is
+resolved: an unacknowledged store's files go; an interrupted delete is undone
+while the original is intact, else finished. Node-local leftovers (temp files
+of uploads being received) and the store's own partial writes go after an hour.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
 
-from . import imaging
-from .ingest import current_storage, find_by_hash, remove_files
-from .models import Image, db, original_key
-from .storage import LocalStorage
+from . import pictures
+from .models import Image, db
+from .pictures import STORED, STORING, PictureBusy
+from .stores import current_scratch, current_storage, remove_files
 
-# A temp file this old is no upload in progress any more.
-TEMP_FILE_MAX_AGE = 3600
+# A temp file or partial write this old is no upload in progress any more.
+LEFTOVER_AGE = 3600
+# How often a request waiting for another one's store of the same picture looks again.
+WAIT_STEP = 0.05
 
 
 @dataclass
 class Finding:
     kind: str
-    key: str
+    subject: str  # "image 3, 7", "no image", "picture 12"
     detail: str
     repaired: bool = False
 
     def __str__(self) -> str:
         state = "repaired" if self.repaired else "found"
-        return f"{state:<8}  {self.kind:<18}  {self.key}  ({self.detail})"
+        return f"{state:<8}  {self.kind:<18}  {self.subject}  {self.detail}"
+
+
+def images_subject(image_ids: list[int]) -> str:
+    if not image_ids:
+        return "no image"
+    label = "image" if len(image_ids) == 1 else "images"
+    return f"{label} {', '.join(map(str, sorted(image_ids)))}"
 
 
 def recover() -> list[Finding]:
-    """Undo what a crash left half-done. Run it before any worker serves: every
-    temp file is then a leftover, and every pending mark an interrupted store."""
-    storage = current_storage()
-    findings = [_remove_temp(path) for path in storage.temp_files()]
-    findings += [_resolve_pending(storage, name) for name in storage.pending_names()]
-    return findings
+    """Resolve every claim that outlived its lease, and remove old leftovers.
 
-
-def fsck(*, repair: bool, verify_hashes: bool = True) -> list[Finding]:
-    """Check that rows and files agree; with `repair`, fix what is safe to fix.
-
-    Never deletes a file a row points to: files without a row are deleted
-    under the picture's lock, after checking again that no row appeared.
+    Safe to run at any time, on any node, beside running servers: it touches
+    only what no live process can still be working on.
     """
-    storage = current_storage()
-    rows = {
-        sha: (image_format, size)
-        for sha, image_format, size in db.session.execute(
-            select(Image.sha512, Image.format, Image.file_size)
+    findings = [
+        finding for sha512 in pictures.stale_claims() if (finding := resolve(sha512)) is not None
+    ]
+    leftovers = current_scratch().remove_leftovers(LEFTOVER_AGE)
+    leftovers += current_storage().remove_partial_writes(LEFTOVER_AGE)
+    if leftovers:
+        findings.append(
+            Finding("leftover-temp", f"{leftovers} file(s)", "an hour old or more: removed", True)
         )
-    }
-    findings = list(_check_rows(storage, rows))
-    findings += _check_originals(storage, rows, repair, verify_hashes)
-    findings += _check_thumbnails(storage, rows, repair)
-    findings += _check_temp_files(storage, repair)
-    findings += _check_pending(storage, repair)
     return findings
 
 
-def _check_rows(storage: LocalStorage, rows: dict) -> Iterator[Finding]:
-    for sha, (image_format, size) in rows.items():
-        key = original_key(sha, image_format)
-        path = storage.path(key)
-        if not path.is_file():
-            yield Finding("missing-original", key, "the row's file is gone; nothing to repair from")
-        elif (actual := path.stat().st_size) != size:
-            yield Finding("size-mismatch", key, f"{actual} bytes; the row says {size}")
+def resolve(sha512: str) -> Finding | None:
+    """Finish or undo the store or delete of `sha512` if its claim ran out."""
+    with pictures.locked(sha512) as picture:
+        if picture is None or not pictures.is_stale(picture):
+            return None
+        state, original_key = picture.state, picture.storage_key
+        held = pictures.claim(picture, picture.state)
+        image_ids = list(db.session.scalars(select(Image.id).where(Image.picture_id == picture.id)))
+    storage = current_storage()
+    subject = images_subject(image_ids)
+    if state == STORING:
+        remove_files(storage, sha512, original_key)
+        pictures.release(held, back_to=None)
+        kind, outcome = "interrupted-store", "never acknowledged: its files are removed"
+    elif image_ids and storage.stat(original_key) is not None:
+        pictures.release(held, back_to=STORED)
+        kind, outcome = "interrupted-delete", "never acknowledged, original intact: undone"
+    else:
+        remove_files(storage, sha512, original_key)
+        pictures.release(held, back_to=None)
+        kind, outcome = "interrupted-delete", "its original was already gone: finished"
+    current_app.logger.warning("recovery: picture %s: %s: %s", sha512[:16], kind, outcome)
+    return Finding(kind, subject if image_ids else f"picture {held.picture_id}", outcome, True)
 
 
-def _check_originals(
-    storage: LocalStorage, rows: dict, repair: bool, verify_hashes: bool
-) -> Iterator[Finding]:
-    for key in storage.keys("originals"):
-        sha = key.rsplit("/", 1)[1].partition(".")[0]
-        if sha not in rows:
-            yield _orphan(storage, "orphan-original", key, sha, repair)
-        elif verify_hashes and (actual := _pixel_hash(storage.path(key))) != sha:
-            yield Finding("hash-mismatch", key, f"its pixels hash to {actual[:16]}...")
-
-
-def _check_thumbnails(storage: LocalStorage, rows: dict, repair: bool) -> Iterator[Finding]:
-    for key in storage.keys("thumbnails"):
-        sha = key.rsplit("/", 1)[1].rpartition("-")[0]
-        if sha not in rows:
-            yield _orphan(storage, "orphan-thumbnail", key, sha, repair)
-
-
-def _check_temp_files(storage: LocalStorage, repair: bool) -> Iterator[Finding]:
-    now = time.time()
-    for path in storage.temp_files():
-        if now - path.stat().st_mtime > TEMP_FILE_MAX_AGE:
-            if repair:
-                yield _remove_temp(path)
-            else:
-                yield Finding("leftover-temp", f"tmp/{path.name}", "an interrupted upload's")
-
-
-def _check_pending(storage: LocalStorage, repair: bool) -> Iterator[Finding]:
-    for sha in storage.pending_names():
-        if repair:
-            yield _resolve_pending(storage, sha)
-            continue
-        with storage.lock(sha):  # a store in progress holds the lock: wait it out
-            if storage.is_pending(sha):
-                yield Finding("interrupted-store", sha, "a crash left its pending mark")
-
-
-def _orphan(storage: LocalStorage, kind: str, key: str, sha: str, repair: bool) -> Finding:
-    finding = Finding(kind, key, "no row refers to it")
-    if repair:
-        with storage.lock(sha):
-            if find_by_hash(sha) is None:
-                storage.delete(key)
-                finding.repaired = True
-    return finding
-
-
-def _pixel_hash(path: Path) -> str:
-    try:
-        with imaging.decode(
-            path,
-            allowed_formats=list(imaging.FORMATS),
-            max_pixels=current_app.config["MAX_IMAGE_PIXELS"],
-        ) as picture:
-            return picture.sha512
-    except imaging.ImageRejected as error:
-        return f"nothing: {error}"
-
-
-def _remove_temp(path: Path) -> Finding:
-    path.unlink(missing_ok=True)
-    return Finding("leftover-temp", f"tmp/{path.name}", "removed", repaired=True)
-
-
-def _resolve_pending(storage: LocalStorage, sha: str) -> Finding:
-    """A store or delete of `sha` was cut short: keep its files only if its row exists."""
-    with storage.lock(sha):
-        kept = find_by_hash(sha) is not None
-        if not kept:
-            remove_files(storage, sha)
-        storage.clear_pending(sha)
-    outcome = "its row exists: files kept" if kept else "no row: its files removed"
-    return Finding("interrupted-store", sha, outcome, repaired=True)
+def wait_for_picture(sha512: str, stale: bool, deadline: float) -> None:
+    """Another request holds the picture: let recovery take a dead one's claim,
+    else wait a moment; past the deadline, give up with PictureBusy."""
+    if stale:
+        resolve(sha512)
+        return
+    if time.monotonic() > deadline:
+        raise PictureBusy("another request is storing or deleting this picture; try again")
+    time.sleep(WAIT_STEP)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -36,6 +37,8 @@ NAMING_CONVENTION = {
 
 MYSQL = ("mysql", "mariadb")
 MAX_PROMPT_LENGTH = 2000
+# How long an SQLite connection waits for another's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 class Base(DeclarativeBase):
@@ -127,11 +130,84 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship(back_populates="tokens", lazy="joined")
 
 
-class Image(db.Model):
-    """One stored picture. Its original file lives in storage under `storage_key`.
+class Picture(db.Model):
+    """Content, stored once: the decoded pixels' SHA-512 (the dedupe key), the
+    stored file, its thumbnails, format, size and EXIF.
 
-    Every list filter and sort has a column here and an index (see the
-    migrations); the full EXIF is kept as JSON for the details view only.
+    Its `state` coordinates every process on every node, through the database:
+    `storing` while its files are being written (no record may point to it
+    yet), `stored`, and `deleting` while its last record's delete removes the
+    files. `claim` is the token of the process doing a store or a delete, and
+    `state_since` starts its lease: a claim older than STORE_LEASE seconds
+    belongs to a process that died, and recovery finishes or undoes its work.
+    """
+
+    __tablename__ = "pictures"
+    __table_args__: ClassVar = TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-512 over mode, size and decoded pixels: the dedupe key.
+    sha512: Mapped[str] = mapped_column(hex_digest(128), unique=True)
+    # SHA-256 of the stored file's bytes: the same bytes again need no decode.
+    # None for pictures stored before it was kept (`flask images backfill`).
+    file_sha256: Mapped[str | None] = mapped_column(hex_digest(64), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    state_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claim: Mapped[str | None] = mapped_column(hex_digest(32))
+    format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int]
+    height: Mapped[int]
+    frame_count: Mapped[int] = mapped_column(default=1)
+    has_alpha: Mapped[bool] = mapped_column(default=False)
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Promoted from EXIF (see exif.py).
+    taken_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    taken_at_offset: Mapped[int | None] = mapped_column(SmallInteger)  # minutes east of UTC
+    camera_make: Mapped[str | None] = mapped_column(CaselessString)
+    camera_model: Mapped[str | None] = mapped_column(CaselessString)
+    lens: Mapped[str | None] = mapped_column(String(128))
+    orientation: Mapped[int | None] = mapped_column(SmallInteger)
+    exposure_time: Mapped[float | None] = mapped_column(Double)
+    f_number: Mapped[float | None] = mapped_column(Double)
+    iso: Mapped[int | None]
+    focal_length: Mapped[float | None] = mapped_column(Double)
+    latitude: Mapped[float | None] = mapped_column(Double)
+    longitude: Mapped[float | None] = mapped_column(Double)
+    altitude: Mapped[float | None] = mapped_column(Double)
+    exif_json: Mapped[str | None] = mapped_column(LongText)
+
+    @property
+    def mime_type(self) -> str:
+        return mime_type(self.format)
+
+    @property
+    def storage_key(self) -> str:
+        return original_key(self.sha512, self.format)
+
+
+# The picture's facts that lists filter and sort on. Each record carries a copy
+# (a picture never changes), so that every filter and sort, with or without an
+# owner, is served by one index on `images`.
+LISTED_FACTS = (
+    "format",
+    "width",
+    "height",
+    "file_size",
+    "taken_at",
+    "camera_make",
+    "camera_model",
+    "latitude",
+)
+
+
+class Image(db.Model):
+    """One owner's record of a picture: the id in every URL, the owner, the
+    name it was uploaded under, when, and how it came in.
+
+    An owner has at most one record of a picture (ownerless records: one,
+    kept so by the picture's lock). Deleting a record deletes only it; the
+    picture goes with its last record.
     """
 
     __tablename__ = "images"
@@ -145,57 +221,51 @@ class Image(db.Model):
         Index("ix_images_owner_id_uploaded_at_id", "owner_id", "uploaded_at", "id"),
         Index("ix_images_owner_id_taken_at_id", "owner_id", "taken_at", "id"),
         Index("ix_images_owner_id_file_size_id", "owner_id", "file_size", "id"),
+        UniqueConstraint("picture_id", "owner_id", name="uq_images_picture_id_owner_id"),
         TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # SHA-512 over mode, size and decoded pixels: the dedupe key.
-    sha512: Mapped[str] = mapped_column(hex_digest(128), unique=True)
+    picture_id: Mapped[int] = mapped_column(ForeignKey("pictures.id"))
+    # Who uploaded it; None for anonymous uploads (ALLOW_ANONYMOUS_UPLOAD).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # The client's file name, cleaned; metadata only, never part of a path.
     original_name: Mapped[str | None] = mapped_column(String(255))
-    format: Mapped[str] = mapped_column(String(16), index=True)
-    width: Mapped[int] = mapped_column(index=True)
-    height: Mapped[int] = mapped_column(index=True)
-    frame_count: Mapped[int] = mapped_column(default=1)
-    has_alpha: Mapped[bool] = mapped_column(default=False)
-    file_size: Mapped[int] = mapped_column(BigInteger)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Promoted from EXIF (see exif.py).
-    taken_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
-    taken_at_offset: Mapped[int | None] = mapped_column(SmallInteger)  # minutes east of UTC
-    camera_make: Mapped[str | None] = mapped_column(CaselessString, index=True)
-    camera_model: Mapped[str | None] = mapped_column(CaselessString, index=True)
-    lens: Mapped[str | None] = mapped_column(String(128))
-    orientation: Mapped[int | None] = mapped_column(SmallInteger)
-    exposure_time: Mapped[float | None] = mapped_column(Double)
-    f_number: Mapped[float | None] = mapped_column(Double)
-    iso: Mapped[int | None]
-    focal_length: Mapped[float | None] = mapped_column(Double)
-    latitude: Mapped[float | None] = mapped_column(Double, index=True)
-    longitude: Mapped[float | None] = mapped_column(Double)
-    altitude: Mapped[float | None] = mapped_column(Double)
-    exif_json: Mapped[str | None] = mapped_column(LongText)
-    # Who stored it first; None for anonymous uploads (ALLOW_ANONYMOUS_UPLOAD).
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-    # "upload" or "generated"; how the picture first came in.
+    # "upload" or "generated": how this record came in.
     source: Mapped[str] = mapped_column(
         String(16), default="upload", server_default="upload", index=True
     )
+    # Copies of the picture's LISTED_FACTS.
+    format: Mapped[str] = mapped_column(String(16), index=True)
+    width: Mapped[int] = mapped_column(index=True)
+    height: Mapped[int] = mapped_column(index=True)
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    taken_at: Mapped[datetime | None] = mapped_column(LocalDateTime)
+    camera_make: Mapped[str | None] = mapped_column(CaselessString, index=True)
+    camera_model: Mapped[str | None] = mapped_column(CaselessString, index=True)
+    latitude: Mapped[float | None] = mapped_column(Double, index=True)
 
+    picture: Mapped[Picture] = relationship(lazy="joined", innerjoin=True)
     owner: Mapped[User | None] = relationship(lazy="joined")
+
+    @classmethod
+    def of(cls, picture: Picture, **fields) -> Image:
+        """A new record of `picture`, with its own copies of the listed facts."""
+        copies = {name: getattr(picture, name) for name in LISTED_FACTS}
+        return cls(picture=picture, picture_id=picture.id, **copies, **fields)
 
     @property
     def owner_name(self) -> str | None:
         return self.owner.name if self.owner else None
 
     @property
-    def mime_type(self) -> str:
-        return mime_type(self.format)
+    def sha512(self) -> str:
+        return self.picture.sha512
 
     @property
-    def storage_key(self) -> str:
-        return original_key(self.sha512, self.format)
+    def mime_type(self) -> str:
+        return mime_type(self.format)
 
     @property
     def download_name(self) -> str:
@@ -204,6 +274,19 @@ class Image(db.Model):
     @staticmethod
     def download_name_for(image_id: int, original_name: str | None, image_format: str) -> str:
         return original_name or f"image-{image_id}.{file_extension(image_format)}"
+
+
+class Repository(db.Model):
+    """This repository's identity; its store carries the same (see repository.py)."""
+
+    __tablename__ = "repository"
+    __table_args__: ClassVar = {"mysql_charset": "utf8mb4"}
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    uid: Mapped[str] = mapped_column(hex_digest(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written by the write probe of /health.
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GenerationJob(db.Model):

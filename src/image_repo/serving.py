@@ -1,24 +1,28 @@
-"""What serving an image's files needs to know, cached in each process.
+"""Finding what a read asks for: a record, and what serving its files needs.
 
-An image's id, hash, format and name never change, and ids are never reused,
-so a process may remember them: reads of originals, thumbnails and base64 then
-cost no database query. A deleted image's files are gone, which is how a
-remembered image that no longer exists is found out (see `forget`).
+Only records of stored pictures are found: a picture being deleted, or not
+yet stored, has no readable record. One indexed query per request; nothing
+is remembered between requests, so a delete on any node shows at once.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
 from .imaging import mime_type
-from .models import Image, db, original_key
+from .models import MAX_INTEGER, Image, Picture, db, original_key
+from .pictures import STORED
 
-MAX_REMEMBERED = 10_000
+
+class ImageNotFound(LookupError):
+    """No record with this id (or its picture is being deleted)."""
+
+    def __init__(self, image_id: int) -> None:
+        super().__init__(f"There is no image with id {image_id}.")
+        self.image_id = image_id
 
 
 @dataclass(frozen=True)
@@ -44,47 +48,34 @@ class ServedImage:
         return Image.download_name_for(self.id, self.original_name, self.format)
 
 
-class _Remembered:
-    """A thread-safe, bounded map of id -> ServedImage (least recently used goes)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[int, ServedImage] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, image_id: int) -> ServedImage | None:
-        with self.lock:
-            image = self.entries.get(image_id)
-            if image is not None:
-                self.entries.move_to_end(image_id)
-            return image
-
-    def put(self, image: ServedImage) -> None:
-        with self.lock:
-            self.entries[image.id] = image
-            if len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-    def drop(self, image_id: int) -> None:
-        with self.lock:
-            self.entries.pop(image_id, None)
+COLUMNS = (
+    Image.id,
+    Picture.sha512,
+    Picture.format,
+    Picture.has_alpha,
+    Picture.orientation,
+    Image.original_name,
+    Image.uploaded_at,
+)
 
 
-_remembered = _Remembered(MAX_REMEMBERED)
-COLUMNS = [getattr(Image, name) for name in ServedImage.__dataclass_fields__]
+def find(image_id: int) -> ServedImage:
+    """What serving the record's files needs; raises ImageNotFound."""
+    row = None
+    if image_id <= MAX_INTEGER:
+        row = db.session.execute(
+            select(*COLUMNS)
+            .join(Image.picture)
+            .where(Image.id == image_id, Picture.state == STORED)
+        ).first()
+    if row is None:
+        raise ImageNotFound(image_id)
+    return ServedImage(*row)
 
 
-def find(image_id: int) -> ServedImage | None:
-    image = _remembered.get(image_id)
-    if image is None:
-        row = db.session.execute(select(*COLUMNS).where(Image.id == image_id)).first()
-        if row is None:
-            return None  # not remembered: the id may be taken by a later upload
-        image = ServedImage(*row)
-        _remembered.put(image)
+def get_record(image_id: int) -> Image:
+    """The whole record, with its picture; raises ImageNotFound."""
+    image = db.session.get(Image, image_id) if image_id <= MAX_INTEGER else None
+    if image is None or image.picture.state != STORED:
+        raise ImageNotFound(image_id)
     return image
-
-
-def forget(image_id: int) -> None:
-    """Drop a remembered image: it was deleted, or its files were not found."""
-    _remembered.drop(image_id)

@@ -1,4 +1,4 @@
-"""Thumbnails: made once, kept on disk beside the originals, served forever.
+"""Thumbnails: made once, kept in the store beside the originals, served forever.
 
 The default size is made at ingest from the pixels already decoded for the
 hash; other sizes and formats are made on first request (with JPEG draft
@@ -7,13 +7,16 @@ mode) and cached.
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+from dataclasses import dataclass
 
 from PIL import Image as PillowImage
 
-from . import imaging
+from . import imaging, pictures
 from .serving import ServedImage
-from .storage import LocalStorage
+from .storage import NotStored, Storage, StorageError
+
+logger = logging.getLogger(__name__)
 
 SIZES = (64, 128, 256, 512, 1024)
 DEFAULT_SIZE = 256
@@ -45,23 +48,35 @@ def at_ingest(picture: PillowImage.Image, sha512: str, orientation: int | None) 
     return {key(sha512, DEFAULT_SIZE, name): imaging.encode(small, name)}
 
 
-def path(storage: LocalStorage, image: ServedImage, size: int, name: str) -> Path:
-    """The cached thumbnail's file, made from the original on first request.
+@dataclass(frozen=True)
+class Thumbnail:
+    key: str
+    data: bytes | None  # the bytes, when made by this request; None: it is in storage
 
-    Raises FileNotFoundError when the original is gone, also when a delete
-    lands while the thumbnail is being made: the file is kept only under the
-    picture's lock (the one delete holds) and while the original is there.
+
+def get(storage: Storage, image: ServedImage, size: int, name: str) -> Thumbnail:
+    """The thumbnail, from storage, or made from the original now and kept.
+
+    Keeping it is best effort: a store that does not take writes still gets
+    the picture served from memory. A thumbnail written while the picture's
+    last record was being deleted is removed again (the delete may already
+    have listed the thumbnails), so none outlives its picture.
+
+    Raises NotStored when the original is gone.
     """
     thumbnail_key = key(image.sha512, size, name)
-    cached = storage.path(thumbnail_key)
-    if not cached.is_file():
-        with (
-            storage.open(image.storage_key) as original,
-            PillowImage.open(original, formats=[image.format]) as picture,
-        ):
-            data = imaging.encode(imaging.thumbnail(picture, size, image.orientation), name)
-        with storage.lock(image.sha512):
-            if not storage.path(image.storage_key).is_file():
-                raise FileNotFoundError(image.storage_key)
-            storage.put(thumbnail_key, data)
-    return cached
+    if storage.stat(thumbnail_key) is not None:
+        return Thumbnail(thumbnail_key, None)
+    with (
+        storage.open(image.storage_key) as original,
+        PillowImage.open(original, formats=[image.format]) as picture,
+    ):
+        data = imaging.encode(imaging.thumbnail(picture, size, image.orientation), name)
+    try:
+        storage.put(thumbnail_key, data)
+        if not pictures.is_stored(image.sha512):
+            storage.delete(thumbnail_key)
+            raise NotStored(image.storage_key)
+    except StorageError as error:
+        logger.warning("thumbnail %s not kept: %s", thumbnail_key, error)
+    return Thumbnail(thumbnail_key, data)

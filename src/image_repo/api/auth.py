@@ -14,7 +14,7 @@ from apiflask import HTTPError, HTTPTokenAuth, abort
 from flask import current_app, request
 
 from .. import accounts
-from ..models import Image, User
+from ..models import User
 
 REALM = "image-repo"
 NEEDS_TOKEN = "This request needs an API token: send `Authorization: Bearer <token>`."  # noqa: S105
@@ -78,15 +78,3 @@ def _required_unless(setting: str) -> Callable:
 public_read = _required_unless("PUBLIC_READ")
 # Writes (upload, delete, generate): open only when ALLOW_ANONYMOUS_UPLOAD is on.
 writer = _required_unless("ALLOW_ANONYMOUS_UPLOAD")
-
-
-def ensure_may_delete(image: Image) -> None:
-    """The owner or an admin; anonymous callers (let in by `writer` in
-    anonymous-upload mode) only for ownerless images."""
-    user = current_user()
-    if user is None:
-        if image.owner_id is None:
-            return
-        _needs_token()
-    if not (user.is_admin or image.owner_id == user.id):
-        abort(403, "Only the image's owner or an admin may delete it.")

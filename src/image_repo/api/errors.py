@@ -18,7 +18,12 @@ from werkzeug.exceptions import HTTPException
 
 from ..generation.jobs import InvalidGenerationRequest, RunnerUnavailable
 from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
-from ..storage import StorageError
+from ..permissions import NotPermitted
+from ..pictures import PictureBusy
+from ..repository import RepositoryMismatch
+from ..serving import ImageNotFound
+from ..storage import StorageError, StorageWriteError
+from .auth import NEEDS_TOKEN, REALM
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
@@ -61,8 +66,30 @@ def problem_for(error: Exception) -> Problem | None:
     """The problem a known failure means for the client, or None if unknown."""
     if isinstance(error, ImageRejected):
         return Problem(REJECTION_STATUS[type(error)], f"Rejected: {error}.")
+    if isinstance(error, StorageWriteError):
+        return Problem(
+            507,
+            f"The storage does not take writes now ({error}); nothing was changed.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
     if isinstance(error, StorageError):
-        return Problem(507, f"The image could not be stored: {error}. Nothing was kept.")
+        return Problem(
+            503,
+            f"The storage is unavailable ({error}); nothing was changed. Try again shortly.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+    if isinstance(error, PictureBusy):
+        return Problem(503, f"{error}.", headers={"Retry-After": RETRY_AFTER_SECONDS})
+    if isinstance(error, ImageNotFound):
+        return Problem(404, str(error))
+    if isinstance(error, NotPermitted):
+        if error.needs_token:
+            return Problem(
+                401, NEEDS_TOKEN, headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'}
+            )
+        return Problem(403, str(error))
+    if isinstance(error, RepositoryMismatch):
+        return Problem(503, f"This server is misconfigured: {error.message}")
     if isinstance(error, DATABASE_DOWN):
         return Problem(
             503,
@@ -115,6 +142,10 @@ def register_error_handlers(app: APIFlask) -> None:
     for known in (
         ImageRejected,
         StorageError,
+        PictureBusy,
+        ImageNotFound,
+        NotPermitted,
+        RepositoryMismatch,
         InvalidGenerationRequest,
         RunnerUnavailable,
         *DATABASE_DOWN,

@@ -5,20 +5,22 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from apiflask import APIBlueprint, abort
 from apiflask.fields import String
-from flask import Response, current_app, jsonify, request, send_file, url_for
+from flask import Response, current_app, jsonify, request, url_for
 from marshmallow import RAISE
 from werkzeug.datastructures import FileStorage
 
-from .. import catalog, imaging, ingest, serving, thumbnails
-from ..ingest import IngestResult, current_storage
-from ..models import MAX_INTEGER, Image, db
+from .. import catalog, deletion, imaging, ingest, serving, thumbnails
+from ..ingest import IngestResult
+from ..models import Image, db
 from ..serving import ServedImage
-from .auth import auth, current_user, ensure_may_delete, public_read, writer
+from ..storage import NotStored
+from ..stores import current_storage
+from .auth import auth, current_user, public_read, writer
 from .errors import problem_for
+from .files import send_object
 from .schemas import (
     Base64QuerySchema,
     Base64Schema,
@@ -143,10 +145,10 @@ def download(image_id: int, query: dict) -> Response:
     and the original name in `Content-Disposition`; `?download=1` makes it an
     attachment. Conditional requests (304) and `Range` requests (206) work.
     """
-    image = _served_image(image_id)
+    image = serving.find(image_id)
     with _stored_file(image):
-        response = _send_stored(
-            current_storage().path(image.storage_key),
+        response = send_object(
+            image.storage_key,
             mimetype=image.mime_type,
             as_attachment=query["download"],
             download_name=image.download_name,
@@ -174,11 +176,7 @@ def delete(image_id: int) -> tuple[str, int]:
     The owner or an admin removes the record and the stored file. Deleting
     again answers 404.
     """
-    image = _get_image(image_id)
-    ensure_may_delete(image)
-    if not ingest.delete(image):
-        _not_found(image_id)
-    serving.forget(image_id)
+    deletion.delete_image(image_id, current_user())
     return "", 204
 
 
@@ -193,7 +191,7 @@ def details(image_id: int) -> Image:
     The record with the EXIF promoted to fields (date taken, camera, lens,
     exposure, GPS in signed decimal degrees) and the whole EXIF by tag name.
     """
-    return _get_image(image_id)
+    return serving.get_record(image_id)
 
 
 @bp.get(f"/{IMAGE_ID}/thumbnail")
@@ -220,12 +218,13 @@ def thumbnail(image_id: int, query: dict) -> Response:
     Fits in `size`x`size`, aspect kept, never enlarged, EXIF orientation
     applied. Made once and kept: cache it forever (`immutable`).
     """
-    image = _served_image(image_id)
+    image = serving.find(image_id)
     name = query.get("format") or _negotiated_format(image)
     with _stored_file(image):  # a delete may take the file between these two lines
-        path = thumbnails.path(current_storage(), image, query["size"], name)
-        response = _send_stored(
-            path,
+        made = thumbnails.get(current_storage(), image, query["size"], name)
+        response = send_object(
+            made.key,
+            made=made.data,
             mimetype=imaging.THUMBNAIL_FORMATS[name][1],
             etag=f"{image.sha512[:40]}-{query['size']}-{name}",
             last_modified=image.uploaded_at,
@@ -257,15 +256,16 @@ def as_base64(image_id: int, query: dict) -> dict:
     The original (or, with `thumbnail`, a thumbnail) as base64 and as a
     `data:` URI, to embed in HTML or JSON.
     """
-    image = _served_image(image_id)
+    image = serving.find(image_id)
     storage = current_storage()
     with _stored_file(image):
         if "thumbnail" in query:
             name = query.get("format") or thumbnails.fallback_format(image.has_alpha)
-            data = thumbnails.path(storage, image, query["thumbnail"], name).read_bytes()
+            made = thumbnails.get(storage, image, query["thumbnail"], name)
+            data = made.data if made.data is not None else storage.read(made.key)
             mime_type = imaging.THUMBNAIL_FORMATS[name][1]
         else:
-            data = storage.path(image.storage_key).read_bytes()
+            data = storage.read(image.storage_key)
             mime_type = image.mime_type
     encoded = base64.b64encode(data).decode("ascii")
     return {
@@ -313,53 +313,14 @@ def list_images(query: dict) -> tuple[dict, int, dict]:
     return {"items": page.items, "next_cursor": page.next_cursor}, 200, headers
 
 
-def _send_stored(path: Path, **options) -> Response:
-    """`send_file` for a stored file. With FILE_OFFLOAD, the proxy in front sends
-    the bytes, and answers a `Range` from them itself: Flask's X-Sendfile names
-    the file by its path (Apache, lighttpd), or X-Accel-Redirect by its key
-    under X_ACCEL_PREFIX (nginx). A 304 goes out as it is."""
-    response = send_file(path, **options)
-    sendfile_path = response.headers.get("X-Sendfile")  # absent on a 304
-    if sendfile_path is None:
-        return response
-    response.status_code = 200
-    response.headers.pop("Content-Range", None)
-    response.content_length = 0
-    if current_app.config["FILE_OFFLOAD"] == "x-accel-redirect":
-        key = Path(sendfile_path).relative_to(current_storage().root).as_posix()
-        del response.headers["X-Sendfile"]
-        response.headers["X-Accel-Redirect"] = current_app.config["X_ACCEL_PREFIX"] + key
-    return response
-
-
 @contextmanager
 def _stored_file(image: ServedImage) -> Iterator[None]:
-    """A file that is not there: the image was deleted (404), or its row lost
-    its file (404 for the client, an error in the log)."""
+    """A file that is not there: the image was deleted meanwhile (404), or
+    its picture lost its file (404 for the client, an error in the log)."""
     try:
         yield
-    except FileNotFoundError:
-        serving.forget(image.id)
+    except NotStored:
         if db.session.get(Image, image.id) is None:
-            _not_found(image.id)
+            abort(404, f"There is no image with id {image.id}.")
         current_app.logger.error("image %s: its file %s is missing", image.id, image.storage_key)
         abort(404, f"The file of image {image.id} is missing from storage.")
-
-
-def _served_image(image_id: int) -> ServedImage:
-    """The image's immutable facts, usually without a database query."""
-    image = serving.find(image_id) if image_id <= MAX_INTEGER else None
-    if image is None:
-        _not_found(image_id)
-    return image
-
-
-def _get_image(image_id: int) -> Image:
-    image = db.session.get(Image, image_id) if image_id <= MAX_INTEGER else None
-    if image is None:
-        _not_found(image_id)
-    return image
-
-
-def _not_found(image_id: int):
-    abort(404, f"There is no image with id {image_id}.")

@@ -64,16 +64,20 @@ class ImageSchema(Schema):
         metadata={"description": "SHA-512 over mode, size and decoded pixels: the dedupe key."}
     )
     uploaded_at = DateTime(metadata={"description": "UTC, ISO 8601."})
-    frame_count = Integer(metadata={"description": "More than 1 for animations."})
-    has_alpha = Boolean(metadata={"description": "The picture has transparency."})
+    frame_count = Integer(
+        attribute="picture.frame_count", metadata={"description": "More than 1 for animations."}
+    )
+    has_alpha = Boolean(
+        attribute="picture.has_alpha", metadata={"description": "The picture has transparency."}
+    )
     owner = String(
         attribute="owner_name",
         allow_none=True,
-        metadata={"description": "Who stored it first; null for an anonymous upload."},
+        metadata={"description": "Whose record this is; null for an anonymous upload."},
     )
     source = String(
         metadata={
-            "description": "How the picture first came in: `upload` or `generated`.",
+            "description": "How this record came in: `upload` or `generated`.",
             "example": "upload",
         }
     )
@@ -91,28 +95,45 @@ class ImageSchema(Schema):
     )
     camera_make = String(allow_none=True)
     camera_model = String(allow_none=True)
-    lens = String(allow_none=True)
-    orientation = Integer(allow_none=True, metadata={"description": "EXIF orientation, 1-8."})
-    exposure_time = Float(allow_none=True, metadata={"description": "Seconds."})
-    f_number = Float(allow_none=True)
-    iso = Integer(allow_none=True)
-    focal_length = Float(allow_none=True, metadata={"description": "Millimetres."})
+    lens = String(attribute="picture.lens", allow_none=True)
+    orientation = Integer(
+        attribute="picture.orientation",
+        allow_none=True,
+        metadata={"description": "EXIF orientation, 1-8."},
+    )
+    exposure_time = Float(
+        attribute="picture.exposure_time", allow_none=True, metadata={"description": "Seconds."}
+    )
+    f_number = Float(attribute="picture.f_number", allow_none=True)
+    iso = Integer(attribute="picture.iso", allow_none=True)
+    focal_length = Float(
+        attribute="picture.focal_length", allow_none=True, metadata={"description": "Millimetres."}
+    )
     latitude = Float(allow_none=True, metadata={"description": "Degrees; south is negative."})
-    longitude = Float(allow_none=True, metadata={"description": "Degrees; west is negative."})
-    altitude = Float(allow_none=True, metadata={"description": "Metres; below sea level < 0."})
+    longitude = Float(
+        attribute="picture.longitude",
+        allow_none=True,
+        metadata={"description": "Degrees; west is negative."},
+    )
+    altitude = Float(
+        attribute="picture.altitude",
+        allow_none=True,
+        metadata={"description": "Metres; below sea level < 0."},
+    )
     duplicate = Boolean(
-        metadata={"description": "Only on upload: true when the picture was already stored."}
+        metadata={"description": "Only on upload: true when you already had this picture."}
     )
 
     def get_taken_at(self, image: Image) -> str | None:
         if image.taken_at is None:
             return None
-        return exif.as_iso(image.taken_at, image.taken_at_offset)
+        return exif.as_iso(image.taken_at, image.picture.taken_at_offset)
 
     def get_taken_at_offset(self, image: Image) -> str | None:
-        if image.taken_at is None or image.taken_at_offset is None:
+        offset = image.picture.taken_at_offset
+        if image.taken_at is None or offset is None:
             return None
-        return exif.utc_offset(image.taken_at_offset)
+        return exif.utc_offset(offset)
 
 
 class ProvenanceSchema(Schema):
@@ -149,7 +170,7 @@ class DetailsSchema(ImageSchema):
         return None if found is None else ProvenanceSchema().dump(found)
 
     def get_exif(self, image: Image) -> dict:
-        return json.loads(image.exif_json) if image.exif_json else {}
+        return json.loads(image.picture.exif_json) if image.picture.exif_json else {}
 
 
 class ImagePageSchema(Schema):
@@ -235,7 +256,7 @@ class UploadSchema(Schema):
 
 class UploadResultSchema(Schema):
     filename = String(allow_none=True)
-    status = Integer(metadata={"description": "201 stored, 200 duplicate, 4xx/5xx refused."})
+    status = Integer(metadata={"description": "201 stored, 200 already yours, 4xx/5xx refused."})
     image = Nested(ImageSchema, metadata={"description": "When stored or a duplicate."})
     problem = Nested(ProblemSchema, metadata={"description": "When refused."})
 
@@ -254,8 +275,11 @@ class CheckSchema(Schema):
 
 class HealthSchema(Schema):
     status = String(metadata={"example": "ok"})
-    database = Nested(CheckSchema)
-    storage = Nested(CheckSchema)
+    database = Nested(CheckSchema, metadata={"description": "Reads."})
+    database_writes = Nested(
+        CheckSchema, metadata={"description": "A write, within a second (a stalled writer shows)."}
+    )
+    storage = Nested(CheckSchema, metadata={"description": "A probe written and read back."})
 
 
 class TokenSchema(Schema):

@@ -1,0 +1,186 @@
+"""Who may store, attach to or delete a picture, decided in the database.
+
+Every process on every node shares the database and the store, nothing else,
+so a picture's row is where they meet:
+
+- `locked(sha512)` holds the row (on SQLite, the database's write lock) for
+  one short transaction: "is it stored? then add a record" is one step;
+- a store inserts the row as `storing` with a claim token, writes the files
+  outside any transaction, then flips it to `stored` and adds the first
+  record in one transaction; records only ever point at `stored` pictures;
+- the delete of a picture's last record marks it `deleting`, removes the
+  files, then removes record and row together;
+- a claim older than STORE_LEASE seconds belongs to a process that died:
+  `maintenance.resolve` finishes or undoes its work.
+
+Nothing here touches the store: the callers (ingest.py, deletion.py,
+maintenance.py) do, between these transactions.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from .models import Image, Picture, User, db, utcnow
+
+STORING, STORED, DELETING = "storing", "stored", "deleting"
+
+
+class PictureBusy(Exception):
+    """Another request is storing or deleting this picture right now."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to finish a store or a delete, as long as the row still carries `token`."""
+
+    picture_id: int
+    sha512: str
+    token: str
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=current_app.config["STORE_LEASE"])
+
+
+def is_stale(picture: Picture, now: datetime | None = None) -> bool:
+    return picture.state != STORED and picture.state_since < (now or utcnow()) - lease()
+
+
+@contextmanager
+def locked(sha512: str) -> Iterator[Picture | None]:
+    """The picture's row (None if there is none), locked until the block ends;
+    the block's changes are committed then, or rolled back on an error.
+
+    The lock is a no-op UPDATE: it takes the row's lock on MySQL and the
+    database's write lock on SQLite, and it comes first, so that what the
+    block reads is the latest committed state.
+    """
+    try:
+        db.session.execute(
+            update(Picture).where(Picture.sha512 == sha512).values(state=Picture.state),
+            execution_options={"synchronize_session": False},
+        )
+        yield db.session.scalar(
+            select(Picture)
+            .where(Picture.sha512 == sha512)
+            .execution_options(populate_existing=True)
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def find_stored_by_file(file_sha256: str) -> str | None:
+    """The pixel hash of the stored picture whose file has exactly these bytes."""
+    return db.session.scalar(
+        select(Picture.sha512)
+        .where(Picture.file_sha256 == file_sha256, Picture.state == STORED)
+        .limit(1)
+    )
+
+
+def is_stored(sha512: str) -> bool:
+    state = db.session.scalar(select(Picture.state).where(Picture.sha512 == sha512))
+    db.session.commit()
+    return state == STORED
+
+
+def record_of(picture: Picture, owner: User | None) -> Image | None:
+    """The owner's record of the picture (the ownerless one for None)."""
+    owned = Image.owner_id.is_(None) if owner is None else Image.owner_id == owner.id
+    return db.session.scalar(select(Image).where(Image.picture_id == picture.id, owned))
+
+
+def claim_new(picture: Picture, state: str = STORING) -> Claim:
+    """Add `picture` in `state`, claimed by the caller (inside `locked`)."""
+    picture.state, picture.state_since = state, utcnow()
+    picture.claim = secrets.token_hex(16)
+    db.session.add(picture)
+    db.session.flush()
+    return Claim(picture.id, picture.sha512, picture.claim)
+
+
+def claim(picture: Picture, state: str) -> Claim:
+    """Take the picture for a store or a delete (inside `locked`)."""
+    picture.state, picture.state_since = state, utcnow()
+    picture.claim = secrets.token_hex(16)
+    return Claim(picture.id, picture.sha512, picture.claim)
+
+
+def finish_store(held: Claim, record: Image) -> bool:
+    """The files are in place: the picture is stored, with its first record.
+    False when the claim was lost (its lease ran out and recovery took it)."""
+    try:
+        done = _set_state(held, STORED)
+        if done:
+            db.session.add(record)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return done
+
+
+def release(held: Claim, *, back_to: str | None) -> None:
+    """Give a claim up: the row goes (a store that failed, a delete that is
+    done, with its records) or returns to `back_to` (a delete that failed)."""
+    try:
+        if back_to is not None:
+            _set_state(held, back_to)
+        elif _holds(held):
+            db.session.execute(delete(Image).where(Image.picture_id == held.picture_id))
+            db.session.execute(
+                delete(Picture).where(Picture.id == held.picture_id, Picture.claim == held.token)
+            )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def other_records(picture: Picture, image_id: int) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Image)
+        .where(Image.picture_id == picture.id, Image.id != image_id)
+    )
+
+
+def stale_claims() -> list[str]:
+    """Pictures whose store or delete has outlived its lease."""
+    shas = db.session.scalars(
+        select(Picture.sha512).where(
+            Picture.state != STORED, Picture.state_since < utcnow() - lease()
+        )
+    ).all()
+    db.session.commit()
+    return list(shas)
+
+
+def _holds(held: Claim) -> bool:
+    return (
+        db.session.scalar(
+            select(Picture.id).where(Picture.id == held.picture_id, Picture.claim == held.token)
+        )
+        is not None
+    )
+
+
+def _set_state(held: Claim, state: str) -> bool:
+    return bool(
+        db.session.execute(
+            update(Picture)
+            .where(Picture.id == held.picture_id, Picture.claim == held.token)
+            .values(state=state, state_since=utcnow(), claim=None),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+    )
