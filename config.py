@@ -100,6 +100,12 @@ class Config:
         self.MAX_IMAGE_PIXELS = _int(env, "MAX_IMAGE_PIXELS", 89_478_485)
         # Files in one upload request.
         self.MAX_UPLOAD_FILES = _int(env, "MAX_UPLOAD_FILES", 32)
+        # Pixels one upload request may have decoded, all its files together
+        # (bytes already stored cost none); past it, the rest of its files: 413.
+        self.MAX_REQUEST_PIXELS = _int(env, "MAX_REQUEST_PIXELS", 4 * 89_478_485)
+        # Uploaded files per user (per address, for anonymous uploads), in the
+        # `limits` notation; counted where GENERATION_RATE_LIMIT is.
+        self.UPLOAD_RATE_LIMIT = env.get("UPLOAD_RATE_LIMIT") or "600/minute"
         self.ALLOWED_FORMATS = [
             name.strip().upper()
             for name in (env.get("ALLOWED_FORMATS") or DEFAULT_ALLOWED_FORMATS).split(",")

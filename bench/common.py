@@ -137,6 +137,7 @@ def app_env(folder: Path, database_url: str | None = None) -> dict[str, str]:
         "DATABASE_URL": database_url or f"sqlite:///{folder / 'bench.sqlite3'}",
         "FILE_STORAGE_LOCATION": str(folder / "storage"),
         "INSTANCE_PATH": str(folder),
+        "UPLOAD_RATE_LIMIT": "1000000/minute",
     }
     flask = [str(BIN / "flask"), "--app", "image_repo"]
     subprocess.run(

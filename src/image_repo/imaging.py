@@ -74,9 +74,12 @@ def configure(max_pixels: int) -> None:
 
 @contextlib.contextmanager
 def decode(
-    path: Path, *, allowed_formats: Sequence[str], max_pixels: int
+    path: Path, *, allowed_formats: Sequence[str], max_pixels: int, budget: int | None = None
 ) -> Iterator[DecodedImage]:
     """Open `path`, refuse what is not acceptable, decode every frame and hash it.
+
+    `budget`: the pixels the caller may still decode (a request's budget,
+    shared by its files); a picture over it is refused like one over the limit.
 
     Raises an `ImageRejected` subclass for anything wrong with the bytes: Pillow
     reports bad input as UnidentifiedImageError, OSError, ValueError,
@@ -102,6 +105,11 @@ def decode(
         if pixels > max_pixels:
             raise ImageTooLarge(
                 f"the image has {pixels:,} pixels (all frames); the limit is {max_pixels:,}"
+            )
+        if budget is not None and pixels > budget:
+            raise ImageTooLarge(
+                f"the image has {pixels:,} pixels, and this request's pixel budget has "
+                f"{budget:,} left; send it in another request"
             )
         try:
             digest = pixel_digest(image, frame_count)

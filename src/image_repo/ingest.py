@@ -36,6 +36,13 @@ class IngestResult:
     created: bool  # a new record (201); False: the caller's existing one (200)
 
 
+@dataclass
+class PixelBudget:
+    """Pixels one request may still have decoded, all its files together."""
+
+    remaining: int
+
+
 @dataclass(frozen=True)
 class Upload:
     """Who is storing what, under which name."""
@@ -51,7 +58,12 @@ class Upload:
 
 
 def ingest(
-    stream: BinaryIO, original_name: str | None, *, owner: User | None, source: str = "upload"
+    stream: BinaryIO,
+    original_name: str | None,
+    *,
+    owner: User | None,
+    source: str = "upload",
+    budget: PixelBudget | None = None,
 ) -> IngestResult:
     """Store the picture in `stream`, or find it stored, and give `owner` a
     record of it: a new one, or the one they already have.
@@ -62,22 +74,31 @@ def ingest(
     when the database fails.
     """
     upload = Upload(owner, clean_name(original_name), source)
-    with current_scratch().receive(stream) as received:
-        known = pictures.find_stored_by_file(received.sha256)
-        if known is not None:
-            result = _attach(known, upload)
-            if result is not None:
-                return result
-        return _decode_and_store(received, upload)
+    try:
+        with current_scratch().receive(stream) as received:
+            known = pictures.find_stored_by_file(received.sha256)
+            if known is not None:
+                result = _attach(known, upload)
+                if result is not None:
+                    return result
+            return _decode_and_store(received, upload, budget)
+    except BaseException:
+        db.session.rollback()  # the session stays usable for what comes next
+        raise
 
 
-def _decode_and_store(received: Received, upload: Upload) -> IngestResult:
+def _decode_and_store(
+    received: Received, upload: Upload, budget: PixelBudget | None
+) -> IngestResult:
     config = current_app.config
     with imaging.decode(
         received.path,
         allowed_formats=config["ALLOWED_FORMATS"],
         max_pixels=config["MAX_IMAGE_PIXELS"],
+        budget=None if budget is None else budget.remaining,
     ) as decoded:
+        if budget is not None:
+            budget.remaining -= decoded.width * decoded.height * decoded.frame_count
         result = _attach(decoded.sha512, upload)
         if result is not None:
             return result

@@ -79,3 +79,8 @@ def get_record(image_id: int) -> Image:
     if image is None or image.picture.state != STORED:
         raise ImageNotFound(image_id)
     return image
+
+
+def exists(image_id: int) -> bool:
+    """Whether the record is there now (a read that lost its file asks)."""
+    return db.session.get(Image, image_id, populate_existing=True) is not None

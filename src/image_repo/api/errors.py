@@ -16,7 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from ..generation.jobs import InvalidGenerationRequest, RunnerUnavailable
+from ..generation.jobs import InvalidGenerationRequest, JobNotFound, RunnerUnavailable
 from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
 from ..permissions import NotPermitted
 from ..pictures import PictureBusy
@@ -24,6 +24,7 @@ from ..repository import RepositoryMismatch
 from ..serving import ImageNotFound
 from ..storage import StorageError, StorageWriteError
 from .auth import NEEDS_TOKEN, REALM
+from .rate_limit import RateLimited
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
@@ -80,7 +81,7 @@ def problem_for(error: Exception) -> Problem | None:
         )
     if isinstance(error, PictureBusy):
         return Problem(503, f"{error}.", headers={"Retry-After": RETRY_AFTER_SECONDS})
-    if isinstance(error, ImageNotFound):
+    if isinstance(error, ImageNotFound | JobNotFound):
         return Problem(404, str(error))
     if isinstance(error, NotPermitted):
         if error.needs_token:
@@ -88,6 +89,8 @@ def problem_for(error: Exception) -> Problem | None:
                 401, NEEDS_TOKEN, headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'}
             )
         return Problem(403, str(error))
+    if isinstance(error, RateLimited):
+        return Problem(429, str(error), headers={"Retry-After": str(error.retry_after)})
     if isinstance(error, RepositoryMismatch):
         return Problem(503, f"This server is misconfigured: {error.message}")
     if isinstance(error, DATABASE_DOWN):
@@ -144,8 +147,10 @@ def register_error_handlers(app: APIFlask) -> None:
         StorageError,
         PictureBusy,
         ImageNotFound,
+        JobNotFound,
         NotPermitted,
         RepositoryMismatch,
+        RateLimited,
         InvalidGenerationRequest,
         RunnerUnavailable,
         *DATABASE_DOWN,

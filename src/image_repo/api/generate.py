@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
-from apiflask import APIBlueprint, abort
+from apiflask import APIBlueprint
 from apiflask.fields import String
-from flask import current_app, url_for
+from flask import url_for
 
 from ..generation import jobs
 from ..generation.prompts import prompt_manager
-from ..models import GenerationJob, db
+from ..models import GenerationJob
 from .auth import auth, current_user, public_read, writer
 from .rate_limit import generation_rate_limited
 from .schemas import GenerateSchema, JobQuerySchema, JobSchema, StyleSchema
 
 bp = APIBlueprint("generate", __name__, url_prefix="/image", tag="Generation")
-
-JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @bp.post("/generate")
@@ -62,25 +58,7 @@ def get_job(job_id: str, query: dict) -> GenerationJob:
     Its status (queued, running, succeeded, failed), progress, error and
     image. `?wait=30` answers as soon as the job ends, or after 30 seconds.
     """
-    job = _visible_job(job_id)
-    if query["wait"] and not job.finished:
-        # End this transaction first: a MySQL snapshot would hide the job's end.
-        db.session.commit()
-        current_app.extensions["image_repo.job_watcher"].wait(job_id, query["wait"])
-        db.session.commit()
-        job = _visible_job(job_id)
-    return job
-
-
-def _visible_job(job_id: str) -> GenerationJob:
-    """Your own jobs; an admin sees all; anyone else gets 404, as if there were none."""
-    job = jobs.get_job(job_id) if JOB_ID.fullmatch(job_id) else None
-    user = current_user()
-    if job is None or not (
-        job.owner_id == (user.id if user else None) or (user is not None and user.is_admin)
-    ):
-        abort(404, f"You have no generation job {job_id}.")
-    return job
+    return jobs.visible_job(job_id, current_user(), wait=query["wait"])
 
 
 @bp.get("/styles")

@@ -14,10 +14,11 @@ from werkzeug.datastructures import FileStorage
 
 from .. import catalog, deletion, imaging, ingest, serving, thumbnails
 from ..ingest import IngestResult
-from ..models import Image, db
+from ..models import Image
 from ..serving import ServedImage
 from ..storage import NotStored
 from ..stores import current_storage
+from . import rate_limit
 from .auth import auth, current_user, public_read, writer
 from .errors import problem_for
 from .files import send_object
@@ -69,7 +70,8 @@ LOCATION_HEADER = {"Location": {"description": "The new image.", "schema": {"typ
         207: _json(UploadResultSchema(many=True), "Several files: one result per file, in order."),
         400: "The file is empty.",
         401: "No valid API token (and anonymous uploads are off).",
-        413: "The body, or the image's pixel count, is over the limit.",
+        413: "The body, the image's pixel count or the request's pixel budget is over the limit.",
+        429: "Too many uploaded files; `Retry-After` says when to try again.",
         415: "Not an image in an accepted format.",
         422: "The image is damaged or truncated.",
         503: "The database is unavailable.",
@@ -88,28 +90,33 @@ def upload(form: dict) -> Response | tuple:
     limit = current_app.config["MAX_UPLOAD_FILES"]
     if len(files) > limit:
         abort(413, f"At most {limit} files per request; this one has {len(files)}.")
+    rate_limit.charge_uploads(len(files))
+    budget = ingest.PixelBudget(current_app.config["MAX_REQUEST_PIXELS"])
     if len(files) == 1:
-        result = ingest.ingest(files[0].stream, files[0].filename, owner=current_user())
+        result = _ingest(files[0], budget)
         body = _record(result)
         if result.created:
             return body, 201, {"Location": body["url"]}
         return body, 200
-    return jsonify([_upload_item(file) for file in files]), 207
+    return jsonify([_upload_item(file, budget) for file in files]), 207
+
+
+def _ingest(file: FileStorage, budget: ingest.PixelBudget) -> IngestResult:
+    return ingest.ingest(file.stream, file.filename, owner=current_user(), budget=budget)
 
 
 def _record(result: IngestResult) -> dict:
     return record_schema.dump(result.image) | {"duplicate": not result.created}
 
 
-def _upload_item(file: FileStorage) -> dict:
+def _upload_item(file: FileStorage, budget: ingest.PixelBudget) -> dict:
     """One file of a multi-file upload: its record, or the problem with it."""
     try:
-        result = ingest.ingest(file.stream, file.filename, owner=current_user())
+        result = _ingest(file, budget)
     except Exception as error:
         problem = problem_for(error)
         if problem is None:
             raise
-        db.session.rollback()
         return {"filename": file.filename, "status": problem.status, "problem": problem.body()}
     return {
         "filename": file.filename,
@@ -320,7 +327,7 @@ def _stored_file(image: ServedImage) -> Iterator[None]:
     try:
         yield
     except NotStored:
-        if db.session.get(Image, image.id) is None:
+        if not serving.exists(image.id):
             abort(404, f"There is no image with id {image.id}.")
         current_app.logger.error("image %s: its file %s is missing", image.id, image.storage_key)
         abort(404, f"The file of image {image.id} is missing from storage.")

@@ -1,4 +1,4 @@
-"""Per-caller rate limits for the endpoints that are costly to serve (generate).
+"""Per-caller rate limits for the endpoints that are costly to serve (generate, upload).
 
 Counting is the `limits` library's (the one under Flask-Limiter), used at the
 one endpoint that needs it: Flask-Limiter hooks into every request of the app
@@ -20,9 +20,16 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from .auth import current_user
-from .errors import Problem
 
 log = logging.getLogger(__name__)
+
+
+class RateLimited(Exception):
+    """Past a rate limit; `retry_after` seconds until the window frees up."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RateLimit:
@@ -35,13 +42,13 @@ class RateLimit:
         self.counter = FixedWindowRateLimiter(storage_from_string(storage_uri))
         self.key_prefix = key_prefix
 
-    def hit(self, caller: str) -> int | None:
-        """Count one request of `caller`: None while within the limit, else the
+    def hit(self, caller: str, cost: int = 1) -> int | None:
+        """Count `cost` units of `caller`: None while within the limit, else the
         seconds until the window frees up. A store that cannot count (Redis
         down) lets the request through: the limit protects a backend, it is not
         worth refusing every request for."""
         try:
-            if self.counter.hit(self.item, self.key_prefix, caller):
+            if self.counter.hit(self.item, self.key_prefix, caller, cost=cost):
                 return None
             reset_at, _ = self.counter.get_window_stats(self.item, self.key_prefix, caller)
         except Exception as error:  # noqa: BLE001 - redis raises its own error classes
@@ -51,11 +58,12 @@ class RateLimit:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["image_repo.generation_rate_limit"] = RateLimit(
-        app.config["GENERATION_RATE_LIMIT"],
-        app.config["RATELIMIT_STORAGE_URI"],
-        app.config["RATELIMIT_KEY_PREFIX"],
-    )
+    for kind in ("generation", "upload"):
+        app.extensions[f"image_repo.{kind}_rate_limit"] = RateLimit(
+            app.config[f"{kind.upper()}_RATE_LIMIT"],
+            app.config["RATELIMIT_STORAGE_URI"],
+            f"{app.config['RATELIMIT_KEY_PREFIX']}:{kind}",
+        )
 
 
 def _caller() -> str:
@@ -69,14 +77,23 @@ def generation_rate_limited(view: Callable) -> Callable:
 
     @wraps(view)
     def check(*args, **kwargs):
-        rate_limit: RateLimit = current_app.extensions["image_repo.generation_rate_limit"]
-        retry_after = rate_limit.hit(_caller())
-        if retry_after is not None:
-            detail = (
-                f"Too many generate requests: at most {rate_limit.limit} per user. "
-                "Try again after Retry-After seconds."
-            )
-            return Problem(429, detail, {"Retry-After": str(retry_after)}).response()
+        _charge("generation", 1, "generate requests")
         return view(*args, **kwargs)
 
     return check
+
+
+def charge_uploads(files: int) -> None:
+    """Count `files` uploads against the caller's upload limit; raises RateLimited."""
+    _charge("upload", files, "uploaded files")
+
+
+def _charge(kind: str, cost: int, what: str) -> None:
+    rate_limit: RateLimit = current_app.extensions[f"image_repo.{kind}_rate_limit"]
+    retry_after = rate_limit.hit(_caller(), cost)
+    if retry_after is not None:
+        raise RateLimited(
+            f"Too many {what}: at most {rate_limit.limit} per user. "
+            "Try again after Retry-After seconds.",
+            retry_after,
+        )

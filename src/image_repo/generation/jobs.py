@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import uuid
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from .. import ingest
 from ..imaging import ImageRejected
 from ..models import JOB_FINISHED, GenerationJob, User, db, utcnow
+from ..permissions import may_change
 from ..storage import StorageError
 from .backends import Backend, GenerationFailed, Options
 from .prompts import prompt_manager
@@ -25,6 +27,7 @@ from .prompts import prompt_manager
 logger = logging.getLogger(__name__)
 
 UNFINISHED = ("queued", "running")
+JOB_ID = re.compile(r"[0-9a-f]{32}")
 MAX_ERROR_MESSAGE = 1000
 
 
@@ -38,6 +41,13 @@ class InvalidGenerationRequest(ValueError):
 
 class RunnerUnavailable(Exception):
     """The job could not be handed to a runner (the broker is down)."""
+
+
+class JobNotFound(LookupError):
+    """No such job among the caller's (others' jobs are not shown to exist)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"You have no generation job {job_id}.")
 
 
 def backends() -> dict[str, Backend]:
@@ -210,6 +220,21 @@ def recover_stale() -> int:
     if recovered:
         logger.warning("failed %d generation job(s) whose process died", recovered)
     return recovered
+
+
+def visible_job(job_id: str, user: User | None, *, wait: float = 0) -> GenerationJob:
+    """The caller's job (an admin sees all), once it has ended or after `wait`
+    seconds; raises JobNotFound for anyone else's."""
+    job = get_job(job_id) if JOB_ID.fullmatch(job_id) else None
+    if job is None or not may_change(user, job.owner_id):
+        raise JobNotFound(job_id)
+    if wait and not job.finished:
+        # End this transaction first: a MySQL snapshot would hide the job's end.
+        db.session.commit()
+        current_app.extensions["image_repo.job_watcher"].wait(job_id, wait)
+        db.session.commit()
+        job = get_job(job_id)
+    return job
 
 
 def get_job(job_id: str) -> GenerationJob | None:
