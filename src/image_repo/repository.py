@@ -43,7 +43,10 @@ def verify(storage: Storage) -> str:
                 "database its own FILE_STORAGE_LOCATION, or point DATABASE_URL at the "
                 "database that repository belongs to."
             )
+        # A new repository, or one from before identities: both get one now.
         row = _create()
+        _write_mark(storage, row.uid)
+        return row.uid
     if mark is None:
         pictures = db.session.scalar(select(func.count()).select_from(Picture))
         if pictures:
@@ -52,7 +55,7 @@ def verify(storage: Storage) -> str:
                 f"pictures, but the storage at {storage.location} has no repository mark: it "
                 "is not that repository's store. Point FILE_STORAGE_LOCATION at it."
             )
-        storage.put(MARK_KEY, json.dumps({"repository": row.uid}).encode())
+        _write_mark(storage, row.uid)
     elif mark != row.uid:
         raise RepositoryMismatch(
             f"The storage at {storage.location} belongs to another repository ({mark}) "
@@ -77,6 +80,10 @@ def _create() -> Repository:
         db.session.rollback()
         row = db.session.get(Repository, 1)
     return row
+
+
+def _write_mark(storage: Storage, uid: str) -> None:
+    storage.put(MARK_KEY, json.dumps({"repository": uid}).encode())
 
 
 def _read_mark(storage: Storage) -> str | None:
