@@ -1,4 +1,5 @@
-"""Every error the API answers is `application/problem+json` (RFC 9457).
+"""Every error the API answers is `application/problem+json` (RFC 9457); browsers
+that ask for HTML get the same as a page (web/errors.py).
 
 Domain exceptions map to statuses here, in one table, so that a route never
 builds an error body by hand.
@@ -19,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from ..generation.jobs import InvalidGenerationRequest, RunnerUnavailable
 from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
 from ..storage import StorageError
+from ..web.errors import error_page, wants_html
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
@@ -50,6 +52,8 @@ class Problem:
         }
 
     def response(self) -> Response:
+        if wants_html():  # a browser navigating: a page, not JSON
+            return error_page(self.status, self.body()["title"], self.detail, self.headers)
         response = current_app.response_class(
             current_app.json.dumps(self.body()), status=self.status, mimetype=PROBLEM_JSON
         )
