@@ -26,7 +26,7 @@ def test_browsing_shows_every_picture_newest_first_and_scrolling_loads_more(
     phone_visit, api, make_user
 ):
     token = make_user("alice")
-    uploaded = [api.upload(token, jpeg(seed), f"picture-{seed}.jpg")["id"] for seed in range(10)]
+    uploaded = [api.upload(token, jpeg(seed), f"picture-{seed}.jpg")["id"] for seed in range(30)]
     page = phone_visit.page
     thumbnails = []
     page.on(
@@ -34,25 +34,25 @@ def test_browsing_shows_every_picture_newest_first_and_scrolling_loads_more(
         lambda r: thumbnails.append(r.headers["content-type"]) if "/thumbnail" in r.url else None,
     )
 
-    phone_visit.open("/?limit=4")
+    phone_visit.open("/?limit=12")
 
-    expect(page.locator("#grid .card")).to_have_count(4)
+    expect(page.locator("#grid .card")).to_have_count(12)
     page.wait_for_load_state("networkidle")
-    assert card_ids(page) == uploaded[::-1][:4]  # nothing more until the reader scrolls
+    assert card_ids(page) == uploaded[::-1][:12]  # nothing more until the reader scrolls
     assert len(list_requests(phone_visit)) == 1
 
-    page.locator("#more").scroll_into_view_if_needed()
-
-    expect(page.locator("#grid .card")).to_have_count(10)
+    for expected in (24, 30):  # each scroll to the end brings the next page
+        page.locator("#more").scroll_into_view_if_needed()
+        expect(page.locator("#grid .card")).to_have_count(expected)
     assert card_ids(page) == uploaded[::-1]
     later = list_requests(phone_visit)[1:]
     assert len(later) == 2 and all("cursor=" in url for url in later)
-    expect(page.locator("#list-status")).to_have_text("10 images.")
+    expect(page.locator("#list-status")).to_have_text("30 images.")
     expect(page.locator("#more")).to_be_hidden()
 
     first = page.locator("#grid .card img").first
     first.scroll_into_view_if_needed()
-    expect(first).to_have_attribute("alt", f"Picture picture-9.jpg, 64 {BY} 48 JPEG")
+    expect(first).to_have_attribute("alt", f"Picture picture-29.jpg, 64 {BY} 48 JPEG")
     srcset = first.get_attribute("srcset")
     assert f"/image/{uploaded[-1]}/thumbnail?size=64 64w" in srcset  # never enlarged: one 64w
     page.wait_for_function(

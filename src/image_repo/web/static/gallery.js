@@ -87,6 +87,8 @@ moreButton.addEventListener("click", loadPage);
 
 function showFiltersFromUrl() {
   const params = new URLSearchParams(location.search);
+  const active = [...params.keys()].filter((name) => name !== "limit").length;
+  document.getElementById("filter-count").textContent = active ? `(${active} on)` : "";
   for (const control of filters.elements) {
     if (!control.name) continue;
     if (control.type === "checkbox") control.checked = params.get(control.name) === control.value;
@@ -103,6 +105,7 @@ filters.addEventListener("submit", (event) => {
   const limit = new URLSearchParams(location.search).get("limit");
   if (limit) params.set("limit", limit);
   history.pushState(null, "", params.size ? `?${params}` : location.pathname);
+  showFiltersFromUrl();
   reloadGrid();
 });
 window.addEventListener("popstate", () => {
@@ -275,6 +278,12 @@ document.getElementById("token-hint-link").addEventListener("click", () => {
   document.getElementById("token-panel").open = true;
   document.getElementById("token-input").focus();
 });
+
+// On a phone the grid comes first: generate and filters start folded.
+const wide = window.matchMedia("(min-width: 700px)").matches;
+for (const panel of document.querySelectorAll("details[data-open-when-wide]")) {
+  panel.open = wide || (panel.id === "filters-panel" && filtered());
+}
 
 setupTokenPanel(() => {
   showWriteAccess();

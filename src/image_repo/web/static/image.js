@@ -96,7 +96,7 @@ function show(record) {
     ["Uploaded", formatDate(record.uploaded_at)],
     ["Owner", record.owner || "nobody (an anonymous upload)"],
     ["Source", record.source === "generated" ? "generated" : "uploaded"],
-    ["SHA-512 of the pixels", el("code", { class: "hash" }, record.sha512)],
+    ["SHA-512 of the pixels", el("code", { title: record.sha512 }, `${record.sha512.slice(0, 16)}…`)],
   ]);
   document.getElementById("camera-section").hidden = !rows(document.getElementById("camera-table"), [
     ["Camera", camera(record)],
