@@ -12,22 +12,18 @@ or an uncaught script error.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-import requests
+from browsing import DESKTOP, LOCAL, PHONE, Api, Visit, requested_elsewhere
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 HOW_TO_RUN = (
     "the browser tests need Chromium: `apt-get install chromium` (Debian/Ubuntu), "
     "or CHROMIUM=/path/to/chromium; REQUIRE_BROWSER=1 turns this skip into a failure"
 )
-LOCAL = re.compile(r"^(?:https?|wss?)://127\.0\.0\.1(?::\d+)?/")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -40,8 +36,6 @@ CHROMIUM_ARGS = [
     # No other host exists for this browser: every other name fails to resolve.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
@@ -60,29 +54,6 @@ def chromium() -> Iterator:
         )
         yield browser
         browser.close()
-
-
-@dataclass
-class Visit:
-    """A browser tab on the server under test, and what it asked for."""
-
-    page: object
-    url: str
-    requests: list[str] = field(default_factory=list)
-    foreign: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def open(self, path: str) -> None:
-        self.page.goto(self.url + path)
-
-    def sign_in(self, token: str) -> None:
-        """Paste the token into the header's field, as a person would."""
-        page = self.page
-        page.locator("#token-summary").click()
-        page.locator("#token-input").fill(token)
-        page.get_by_role("button", name="Save").click()
-        page.locator("#token-status").get_by_text("Token accepted").wait_for()
-        page.locator("#token-summary").click()
 
 
 @pytest.fixture
@@ -124,13 +95,9 @@ def browse(chromium):
     yield open_tab
     for context, visit in visits:
         context.close()
-        foreign = [url for url in visit.requests if not LOCAL.match(url) and not _inline(url)]
-        assert not visit.foreign + foreign, f"requests to other hosts: {visit.foreign + foreign}"
+        foreign = visit.foreign + requested_elsewhere(visit)
+        assert not foreign, f"requests to other hosts: {foreign}"
         assert not visit.problems, visit.problems
-
-
-def _inline(url: str) -> bool:
-    return urlsplit(url).scheme in ("data", "blob")
 
 
 @pytest.fixture
@@ -141,27 +108,6 @@ def visit(browse, server) -> Visit:
 @pytest.fixture
 def phone_visit(browse, server) -> Visit:
     return browse(server, PHONE)
-
-
-class Api:
-    """The JSON API, to set the scene and to check what the pages did."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def upload(self, token: str, data: bytes, name: str) -> dict:
-        response = requests.post(
-            f"{self.url}/image/upload",
-            files={"image": (name, data)},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def get(self, path: str, token: str | None = None) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return requests.get(f"{self.url}{path}", headers=headers, timeout=30)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from browsing import Api
 from fake_gemini import API_KEY, safety_block
 from playwright.sync_api import expect
 from support import CORPUS, jpeg, png
@@ -55,9 +56,7 @@ def test_browsing_shows_every_picture_newest_first_and_scrolling_loads_more(
     expect(first).to_have_attribute("alt", f"Picture picture-29.jpg, 64 {BY} 48 JPEG")
     srcset = first.get_attribute("srcset")
     assert f"/image/{uploaded[-1]}/thumbnail?size=64 64w" in srcset  # never enlarged: one 64w
-    page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=first.element_handle()
-    )
+    phone_visit.wait_until_shown(first)
     assert thumbnails and set(thumbnails) == {"image/webp"}  # Chromium asks for WebP
     link = page.locator("#grid .card a").first
     assert link.get_attribute("href") == f"/view/{uploaded[-1]}"
@@ -195,9 +194,7 @@ def test_generation_with_the_local_backend_until_its_picture_shows(visit, api, m
     expect(card).to_be_visible()
     image = card.locator("img")
     expect(image).to_have_attribute("alt", re.compile(rf"^Generated picture .*, \d+ {BY} \d+ PNG$"))
-    page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
-    )
+    visit.wait_until_shown(image)
     width, height = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
     assert abs(width / height - 16 / 9) < 0.02
 
@@ -224,3 +221,27 @@ def test_a_failed_generation_shows_its_reason(browse, live_server, make_user, fa
     expect(job.locator(".outcome")).to_contain_text("Failed:")
     expect(job.locator(".outcome")).to_contain_text("(safety_block)")
     expect(page.locator("#grid .card")).to_have_count(0)
+
+
+def test_without_public_reads_the_token_fetches_the_pictures(browse, live_server, make_user):
+    server = live_server(PUBLIC_READ="false")
+    token = make_user("alice")
+    api = Api(server.url)
+    picture = api.upload(token, jpeg(5, size=(320, 240)), "private.jpg")
+    visit = browse(server)
+    page = visit.page
+
+    visit.open("/")
+    expect(page.locator("#list-status")).to_contain_text("needs an API token")
+    visit.sign_in(token)
+
+    image = page.locator(f'#grid .card[data-id="{picture["id"]}"] img')
+    expect(image).to_have_attribute("src", re.compile(r"^blob:"))
+    visit.wait_until_shown(image)
+    image.click()
+    expect(page.locator("#image-title")).to_have_text("private.jpg")
+    large = page.locator("#large-image")
+    expect(large).to_have_attribute("src", re.compile(r"^blob:"))
+    with page.expect_download() as started:
+        page.get_by_role("link", name="Download original").click()
+    assert started.value.path().read_bytes() == api.get(f"/image/{picture['id']}", token).content

@@ -23,9 +23,7 @@ def test_the_page_shows_the_picture_its_camera_and_where_it_was_taken(visit, api
 
     expect(page.locator("#image-title")).to_have_text("cups.jpg")
     large = page.locator("#large-image")
-    page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=large.element_handle()
-    )
+    visit.wait_until_shown(large)
     assert large.evaluate("img => img.naturalWidth") >= 512  # a large view, not a thumbnail
     expect(large).to_have_attribute(
         "alt", "Picture cups.jpg, 2560 \N{MULTIPLICATION SIGN} 1600 JPEG"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import DESKTOP, PHONE
+from browsing import DESKTOP, PHONE
 from playwright.sync_api import expect
 from support import CORPUS
 
