@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browsing import DESKTOP, LOCAL, PHONE, Api, Visit, requested_elsewhere
+
+from .browsing import DESKTOP, LOCAL, PHONE, Api, Visit, requested_elsewhere
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 HOW_TO_RUN = (

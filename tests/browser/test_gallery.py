@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from browsing import Api
 from fake_gemini import API_KEY, safety_block
 from playwright.sync_api import expect
 from support import CORPUS, jpeg, png
+
+from .browsing import Api
 
 
 def card_ids(page) -> list[int]:

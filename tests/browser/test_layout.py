@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from browsing import DESKTOP, PHONE
 from playwright.sync_api import expect
 from support import CORPUS
+
+from .browsing import DESKTOP, PHONE
 
 PHOTOS = [
     "ColorfulCups_2560x1600.jpg",
