@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install install-test install-bench run worker test bench lint format clean
+.PHONY: install install-test install-bench run worker test screenshots bench lint format clean
 
 install: $(RUNTIME_STAMP)
 
@@ -43,6 +43,11 @@ worker: install
 test: install-test
 	$(BIN)/pytest --db=sqlite
 	$(BIN)/pytest --db=mysql
+
+# The README's pictures of the gallery and an image page, from the browser tests
+# (needs Chromium, as the browser tests do).
+screenshots: install-test
+	SCREENSHOT_DIR=docs $(BIN)/pytest -q tests/browser/test_layout.py -k fit
 
 # One table: every figure as a ratio against a baseline measured in the same
 # run. Needs wrk (Debian/Ubuntu: apt-get install wrk) and the MySQL of `make test`.

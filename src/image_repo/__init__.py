@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from config import Config, engine_options, normalise_database_url
 
-from . import cli, generation, imaging, repository
+from . import cli, generation, imaging, repository, web
 from .api import generate, health, images, rate_limit, tokens
 from .api.errors import DATABASE_DOWN, PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
@@ -30,8 +30,13 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     """Build the app from the environment (see config.py), then `config` on top."""
     settings = Config()
+    # /docs is served by the web blueprint, from files this server ships.
     app = APIFlask(
-        __name__, title="image-repo", version=__version__, instance_path=settings.INSTANCE_PATH
+        __name__,
+        title="image-repo",
+        version=__version__,
+        instance_path=settings.INSTANCE_PATH,
+        docs_path=None,
     )
     app.config.from_object(settings)
     app.config.update(
@@ -66,6 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app.register_blueprint(tokens.bp)
     app.register_blueprint(generate.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(web.bp)
     cli.register(app)
     app.after_request(_nosniff)
     app.spec_processor(_finish_spec)

@@ -30,7 +30,7 @@ def delete_image(image_id: int, user: User | None) -> None:
     PictureBusy, and SQLAlchemy's errors when the database fails.
     """
     image = serving.get_record(image_id)
-    ensure_may_change(user, image.owner_id, "image")
+    ensure_may_change(user, image.owner_id, "image", "delete it")
     picture = image.picture
     sha512, original_key = picture.sha512, picture.storage_key
     deadline = time.monotonic() + current_app.config["STORE_WAIT"]

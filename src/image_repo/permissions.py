@@ -23,8 +23,9 @@ def may_change(user: User | None, owner_id: int | None) -> bool:
     return user.is_admin or owner_id == user.id
 
 
-def ensure_may_change(user: User | None, owner_id: int | None, what: str) -> None:
+def ensure_may_change(user: User | None, owner_id: int | None, what: str, action: str) -> None:
+    """Raises NotPermitted: "Only the {what}'s owner or an admin may {action}"."""
     if not may_change(user, owner_id):
         raise NotPermitted(
-            f"Only the {what}'s owner or an admin may do this.", needs_token=user is None
+            f"Only the {what}'s owner or an admin may {action}.", needs_token=user is None
         )

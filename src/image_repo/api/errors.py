@@ -1,4 +1,5 @@
-"""Every error the API answers is `application/problem+json` (RFC 9457).
+"""Every error the API answers is `application/problem+json` (RFC 9457); browsers
+that ask for HTML get the same as a page (web/errors.py).
 
 Domain exceptions map to statuses here, in one table, so that a route never
 builds an error body by hand.
@@ -23,6 +24,7 @@ from ..pictures import PictureBusy
 from ..repository import RepositoryMismatch
 from ..serving import ImageNotFound
 from ..storage import StorageError, StorageWriteError
+from ..web.errors import error_page, wants_html
 from .auth import NEEDS_TOKEN, REALM
 from .rate_limit import RateLimited
 
@@ -56,6 +58,8 @@ class Problem:
         }
 
     def response(self) -> Response:
+        if wants_html():  # a browser navigating: a page, not JSON
+            return error_page(self.status, self.body()["title"], self.detail, self.headers)
         response = current_app.response_class(
             current_app.json.dumps(self.body()), status=self.status, mimetype=PROBLEM_JSON
         )
