@@ -88,15 +88,22 @@ def test_format_follows_accept(client, accept, alpha, expected):
 
 
 @pytest.mark.parametrize(
-    ("name", "mime"), [("webp", "image/webp"), ("jpeg", "image/jpeg"), ("png", "image/png")]
+    ("name", "mime", "pillow_format"),
+    [
+        ("webp", "image/webp", "WEBP"),
+        ("jpeg", "image/jpeg", "JPEG"),
+        ("jpg", "image/jpeg", "JPEG"),
+        ("JPG", "image/jpeg", "JPEG"),
+        ("png", "image/png", "PNG"),
+    ],
 )
-def test_format_parameter_wins_over_accept(client, name, mime):
+def test_format_parameter_wins_over_accept(client, name, mime, pillow_format):
     record = stored(client, jpeg())
 
     picture, response = fetch(client, record, accept=WEBP_BROWSER, format=name)
 
     assert response.mimetype == mime
-    assert picture.format == name.upper()
+    assert picture.format == pillow_format
 
 
 def test_caching_headers_and_304(client):

@@ -24,6 +24,8 @@ FORMATS = {
     "AVIF": ("image/avif", "avif"),
 }
 FORMAT_ALIASES = {"MPO": "JPEG"}
+# Other names clients use for a format (any case), wherever a format is named.
+FORMAT_SYNONYMS = {"jpg": "jpeg", "tif": "tiff"}
 RAW_CHUNK = 65536
 
 
@@ -87,8 +89,9 @@ def decode(
         raise EmptyFile("the file is empty")
     try:
         image = Image.open(path, formats=allowed_formats)
-    except Image.DecompressionBombError as error:
-        raise ImageTooLarge(str(error)) from None
+    except Image.DecompressionBombError:
+        # Pillow's own guard (at twice the limit, see `configure`) quotes its limit.
+        raise ImageTooLarge(f"the image has more pixels than the limit of {max_pixels:,}") from None
     except UnidentifiedImageError:
         raise UnsupportedFormat(
             f"not an image in an accepted format ({', '.join(allowed_formats)})"
@@ -105,8 +108,12 @@ def decode(
             )
         try:
             digest = pixel_digest(image, frame_count)
-        except (Image.DecompressionBombError, MemoryError) as error:
-            raise ImageTooLarge(f"the image is too large to decode: {error}") from None
+        except Image.DecompressionBombError:
+            raise ImageTooLarge(
+                f"the image has more pixels than the limit of {max_pixels:,}"
+            ) from None
+        except MemoryError:
+            raise ImageTooLarge("the image is too large to decode") from None
         except Exception as error:  # noqa: BLE001 - see docstring
             raise CorruptImage(f"the image cannot be decoded: {error}") from None
         yield DecodedImage(

@@ -60,7 +60,7 @@ class Problem:
 def problem_for(error: Exception) -> Problem | None:
     """The problem a known failure means for the client, or None if unknown."""
     if isinstance(error, ImageRejected):
-        return Problem(REJECTION_STATUS[type(error)], f"Rejected: {error}.")
+        return Problem(REJECTION_STATUS[type(error)], f"Rejected: {str(error).rstrip('.')}.")
     if isinstance(error, StorageError):
         return Problem(507, f"The image could not be stored: {error}. Nothing was kept.")
     if isinstance(error, DATABASE_DOWN):

@@ -32,8 +32,29 @@ from ..generation.backends import ASPECT_RATIOS, NOTICES
 from ..generation.prompts import prompt_manager
 from ..models import MAX_INTEGER, MAX_PROMPT_LENGTH, Image
 
-THUMBNAIL_FORMATS = list(imaging.THUMBNAIL_FORMATS)
 NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+class FormatName(String):
+    """One of `names`, spelt in any case or by a synonym (`jpg`); loads as the name."""
+
+    def __init__(self, names: list[str], **kwargs) -> None:
+        self.spellings: dict[str, str] = {}
+        for name in names:
+            aliases = [
+                alias for alias, same in imaging.FORMAT_SYNONYMS.items() if same == name.lower()
+            ]
+            for spelling in (name.lower(), *aliases):
+                self.spellings[spelling] = self.spellings[spelling.upper()] = name
+        # Validators see the loaded name, which is one of the spellings too.
+        super().__init__(validate=OneOf(list(self.spellings)), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        spelt = super()._deserialize(value, attr, data, **kwargs)
+        return self.spellings.get(spelt, spelt)
+
+
+THUMBNAIL_FORMATS = list(imaging.THUMBNAIL_FORMATS)
 
 
 class ProblemSchema(Schema):
@@ -167,7 +188,7 @@ class ListQuerySchema(Schema):
         metadata={"description": "Part of the prompt a generated picture was made from."},
     )
     owner = String(metadata={"description": "A user name, or `me`."})
-    format = String(validate=OneOf([*imaging.FORMATS, *(f.lower() for f in imaging.FORMATS)]))
+    format = FormatName(list(imaging.FORMATS), metadata={"description": "Any case; `jpg` is JPEG."})
     name = String(
         validate=Length(1, 255), metadata={"description": "Part of the original file name."}
     )
@@ -197,8 +218,8 @@ class ThumbnailQuerySchema(Schema):
         validate=OneOf(thumbnails.SIZES),
         metadata={"description": "Longest side at most this many pixels; never enlarged."},
     )
-    format = String(
-        validate=OneOf(THUMBNAIL_FORMATS),
+    format = FormatName(
+        THUMBNAIL_FORMATS,
         metadata={
             "description": "Default: WebP if `Accept` names image/webp; else PNG for a "
             "picture with transparency, JPEG for the rest."
@@ -211,8 +232,8 @@ class Base64QuerySchema(Schema):
         validate=OneOf(thumbnails.SIZES),
         metadata={"description": "Give this thumbnail size instead of the original."},
     )
-    format = String(
-        validate=OneOf(THUMBNAIL_FORMATS),
+    format = FormatName(
+        THUMBNAIL_FORMATS,
         metadata={"description": "With `thumbnail`: its format (default JPEG, or PNG with alpha)."},
     )
 
