@@ -24,6 +24,8 @@ FORMATS = {
     "AVIF": ("image/avif", "avif"),
 }
 FORMAT_ALIASES = {"MPO": "JPEG"}
+# Other extensions files of a format are named with (lower case).
+OTHER_EXTENSIONS = {"JPEG": ("jpeg", "jpe", "jfif"), "TIFF": ("tif",)}
 # Other names clients use for a format (any case), wherever a format is named.
 FORMAT_SYNONYMS = {"jpg": "jpeg", "tif": "tiff"}
 RAW_CHUNK = 65536
@@ -67,6 +69,11 @@ def mime_type(image_format: str) -> str:
 
 def file_extension(image_format: str) -> str:
     return FORMATS[image_format][1]
+
+
+def file_extensions(image_format: str) -> tuple[str, ...]:
+    """Every extension that names the format, the one this service uses first."""
+    return (file_extension(image_format), *OTHER_EXTENSIONS.get(image_format, ()))
 
 
 def configure(max_pixels: int) -> None:

@@ -197,14 +197,6 @@ class Image(db.Model):
     def storage_key(self) -> str:
         return original_key(self.sha512, self.format)
 
-    @property
-    def download_name(self) -> str:
-        return self.download_name_for(self.id, self.original_name, self.format)
-
-    @staticmethod
-    def download_name_for(image_id: int, original_name: str | None, image_format: str) -> str:
-        return original_name or f"image-{image_id}.{file_extension(image_format)}"
-
 
 class GenerationJob(db.Model):
     """A request to generate a picture, and what became of it: queued, running,

@@ -13,7 +13,7 @@ from flask import Response, current_app, jsonify, request, send_file, url_for
 from marshmallow import RAISE
 from werkzeug.datastructures import FileStorage
 
-from .. import catalog, imaging, ingest, serving, thumbnails
+from .. import catalog, download_names, imaging, ingest, serving, thumbnails
 from ..ingest import IngestResult, current_storage
 from ..models import MAX_INTEGER, Image, db
 from ..serving import ServedImage
@@ -148,11 +148,12 @@ def download(image_id: int, query: dict) -> Response:
         response = _send_stored(
             current_storage().path(image.storage_key),
             mimetype=image.mime_type,
-            as_attachment=query["download"],
-            download_name=image.download_name,
             etag=image.sha512[:40],
             last_modified=image.uploaded_at,
         )
+    response.headers["Content-Disposition"] = download_names.content_disposition(
+        image.original_name, image.id, image.format, attachment=query["download"]
+    )
     response.headers.update(FILE_SECURITY_HEADERS)
     return response
 
