@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from . import exif
+
 # Pillow format name -> (MIME type, file extension). MPO is how Pillow names a
 # camera JPEG that carries extra preview pictures; it is stored as a JPEG.
 FORMATS = {
@@ -53,7 +55,12 @@ class ImageTooLarge(ImageRejected):
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """A fully decoded picture; `image` is its first frame, loaded."""
+    """A fully decoded picture; `image` is its first frame, loaded.
+
+    `width` and `height` are the picture as a viewer shows it, after its EXIF
+    orientation (HEIF and AVIF rotations are applied or reported as one by the
+    decoders); `image.size` is the pixels as stored.
+    """
 
     image: Image.Image
     format: str
@@ -123,11 +130,12 @@ def decode(
             raise ImageTooLarge("the image is too large to decode") from None
         except Exception as error:  # noqa: BLE001 - see docstring
             raise CorruptImage(f"the image cannot be decoded: {error}") from None
+        width, height = upright_size(image.size, exif.read_orientation(image))
         yield DecodedImage(
             image=image,
             format=image_format,
-            width=image.width,
-            height=image.height,
+            width=width,
+            height=height,
             frame_count=frame_count,
             sha512=digest,
         )
@@ -195,9 +203,16 @@ UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+QUARTER_TURNS = (5, 6, 7, 8)
 # Modes that Pillow resizes as they are; others are converted first (after
 # resizing where the conversion is exact, as for CMYK).
 RESIZABLE_MODES = {"L", "LA", "RGB", "RGBA", "CMYK"}
+
+
+def upright_size(size: tuple[int, int], orientation: int | None) -> tuple[int, int]:
+    """The size a viewer shows: orientations 5 to 8 turn the picture a quarter."""
+    width, height = size
+    return (height, width) if orientation in QUARTER_TURNS else (width, height)
 
 
 def has_alpha(image: Image.Image) -> bool:
