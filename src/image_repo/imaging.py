@@ -10,12 +10,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pillow_heif
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from . import exif
 
-# Pillow format name -> (MIME type, file extension). MPO is how Pillow names a
-# camera JPEG that carries extra preview pictures; it is stored as a JPEG.
+# HEIC and HEIF through libheif; Pillow knows both as "HEIF".
+pillow_heif.register_heif_opener()
+
+# Format name -> (MIME type, file extension). The names are Pillow's, except
+# that Pillow's HEIF is HEIC or HEIF by the file's brand, as phones and the
+# MIME types tell them apart; and MPO, how Pillow names a camera JPEG that
+# carries extra preview pictures, is stored as a JPEG.
 FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),
     "PNG": ("image/png", "png"),
@@ -24,10 +30,19 @@ FORMATS = {
     "TIFF": ("image/tiff", "tiff"),
     "BMP": ("image/bmp", "bmp"),
     "AVIF": ("image/avif", "avif"),
+    "HEIC": ("image/heic", "heic"),
+    "HEIF": ("image/heif", "heif"),
 }
 FORMAT_ALIASES = {"MPO": "JPEG"}
+PILLOW_NAMES = {"HEIC": "HEIF"}
+ISOBMFF_FORMATS = ("HEIF", "AVIF")
 # Other extensions files of a format are named with (lower case).
-OTHER_EXTENSIONS = {"JPEG": ("jpeg", "jpe", "jfif"), "TIFF": ("tif",)}
+OTHER_EXTENSIONS = {
+    "JPEG": ("jpeg", "jpe", "jfif"),
+    "TIFF": ("tif",),
+    "HEIC": ("heif", "hif"),
+    "HEIF": ("heic", "hif"),
+}
 # Other names clients use for a format (any case), wherever a format is named.
 FORMAT_SYNONYMS = {"jpg": "jpeg", "tif": "tiff"}
 RAW_CHUNK = 65536
@@ -83,6 +98,17 @@ def file_extensions(image_format: str) -> tuple[str, ...]:
     return (file_extension(image_format), *OTHER_EXTENSIONS.get(image_format, ()))
 
 
+def pillow_format(image_format: str) -> str:
+    """The name Pillow opens a format by (both HEIC and HEIF are its HEIF)."""
+    return PILLOW_NAMES.get(image_format.upper(), image_format.upper())
+
+
+def _format_of(image: Image.Image, path: Path) -> str:
+    if image.format == "HEIF":
+        return "HEIC" if pillow_heif.get_file_mimetype(path).startswith("image/heic") else "HEIF"
+    return FORMAT_ALIASES.get(image.format or "", image.format or "")
+
+
 def configure(max_pixels: int) -> None:
     """Align Pillow's own decompression-bomb guard with ours (it is process-wide)."""
     Image.MAX_IMAGE_PIXELS = max_pixels
@@ -101,8 +127,9 @@ def decode(
     """
     if path.stat().st_size == 0:
         raise EmptyFile("the file is empty")
+    pillow_formats = list(dict.fromkeys(pillow_format(name) for name in allowed_formats))
     try:
-        image = Image.open(path, formats=allowed_formats)
+        image = Image.open(path, formats=pillow_formats)
     except Image.DecompressionBombError:
         # Pillow's own guard (at twice the limit, see `configure`) quotes its limit.
         raise ImageTooLarge(f"the image has more pixels than the limit of {max_pixels:,}") from None
@@ -113,7 +140,10 @@ def decode(
     except Exception as error:  # noqa: BLE001 - see docstring
         raise CorruptImage(f"the image cannot be read: {error}") from None
     with image:
-        image_format = FORMAT_ALIASES.get(image.format or "", image.format or "")
+        if image.format in ISOBMFF_FORMATS and not _boxes_complete(path):
+            # libheif decodes the tiles it has and fills the rest in silently.
+            raise CorruptImage("the image is truncated: its last box ends past the file's end")
+        image_format = _format_of(image, path)
         frame_count = getattr(image, "n_frames", 1)
         pixels = image.width * image.height * frame_count
         if pixels > max_pixels:
@@ -139,6 +169,29 @@ def decode(
             frame_count=frame_count,
             sha512=digest,
         )
+
+
+def _boxes_complete(path: Path) -> bool:
+    """Whether the top-level boxes of an ISO base media file (HEIF, AVIF) all end
+    within the file: each starts with its size (32 bits, or 1 and then 64 bits, or
+    0 for "to the end") and its type."""
+    with path.open("rb") as file:
+        end = file.seek(0, io.SEEK_END)
+        position = 0
+        while position < end:
+            file.seek(position)
+            header = file.read(16)
+            if len(header) < 8:
+                return False
+            size = int.from_bytes(header[:4])
+            if size == 1 and len(header) == 16:
+                size = int.from_bytes(header[8:16])
+            elif size == 0:
+                return True
+            if size < 8:
+                return False
+            position += size
+        return position == end
 
 
 def pixel_digest(image: Image.Image, frame_count: int) -> str:

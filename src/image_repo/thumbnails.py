@@ -57,7 +57,7 @@ def path(storage: LocalStorage, image: ServedImage, size: int, name: str) -> Pat
     if not cached.is_file():
         with (
             storage.open(image.storage_key) as original,
-            PillowImage.open(original, formats=[image.format]) as picture,
+            PillowImage.open(original, formats=[imaging.pillow_format(image.format)]) as picture,
         ):
             data = imaging.encode(imaging.thumbnail(picture, size, image.orientation), name)
         with storage.lock(image.sha512):
