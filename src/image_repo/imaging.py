@@ -4,6 +4,7 @@ and make thumbnails."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 from collections.abc import Iterator, Sequence
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pillow_heif
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageSequence, UnidentifiedImageError
 
 from . import exif
 
@@ -257,6 +258,7 @@ UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 QUARTER_TURNS = (5, 6, 7, 8)
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 # Modes that Pillow resizes as they are; others are converted first (after
 # resizing where the conversion is exact, as for CMYK).
 RESIZABLE_MODES = {"L", "LA", "RGB", "RGBA", "CMYK"}
@@ -273,12 +275,14 @@ def has_alpha(image: Image.Image) -> bool:
 
 
 def thumbnail(image: Image.Image, size: int, orientation: int | None) -> Image.Image:
-    """The picture fitted in `size`x`size` (never enlarged), upright, in L, LA,
-    RGB or RGBA.
+    """The picture fitted in `size`x`size` (never enlarged), upright, in sRGB, in
+    L, LA, RGB or RGBA.
 
     On an image not yet loaded, JPEG draft mode first decodes at a reduced
-    scale; never call this before hashing (the hash needs every pixel).
+    scale (and HEIF an embedded preview, if one is large enough); never call
+    this before hashing (the hash needs every pixel).
     """
+    profile = image.info.get("icc_profile")
     scale = min(1.0, size / max(image.size))
     target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     if image.tile:  # not loaded yet: a JPEG can decode at 1/2, 1/4 or 1/8 scale
@@ -286,10 +290,47 @@ def thumbnail(image: Image.Image, size: int, orientation: int | None) -> Image.I
     image = _resizable(image)
     if image.size != target:
         image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+    # After resizing: the conversion costs per pixel, and both spaces are gamma-encoded.
+    image = to_srgb(image, profile)
     if image.mode == "CMYK":
         image = image.convert("RGB")
     transpose = UPRIGHT.get(orientation or 1)
     return image.transpose(transpose) if transpose is not None else image
+
+
+def to_srgb(image: Image.Image, profile: bytes | None) -> Image.Image:
+    """`image` converted from its ICC profile to sRGB, which is what browsers
+    assume of a picture without one. Wide-gamut colours (Display P3, Adobe RGB)
+    shown without their profile look washed out.
+
+    Grey pictures stay as they are, and so does a picture whose profile is broken
+    or does not fit its mode: its numbers are then taken as sRGB.
+    """
+    if not profile or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    transform = _transform_to_srgb(profile, image.mode)
+    return transform.apply(image) if transform is not None else image
+
+
+@functools.lru_cache(maxsize=64)
+def _transform_to_srgb(profile: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """LittleCMS transforms take milliseconds to build, and phones embed the
+    same few profiles: kept per profile. NOCACHE makes one safe to share
+    between threads."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        if source.profile.xcolor_space.strip() != mode.removesuffix("A"):
+            return None
+        return ImageCms.buildTransform(
+            source,
+            SRGB,
+            mode,
+            "RGBA" if mode == "RGBA" else "RGB",
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+            flags=ImageCms.Flags.NOCACHE,
+        )
+    except (OSError, ValueError, ImageCms.PyCMSError):
+        return None
 
 
 def _resizable(image: Image.Image) -> Image.Image:
@@ -318,5 +359,6 @@ def encode(image: Image.Image, name: str) -> bytes:
         "WEBP": {"quality": 80, "method": 2},
         "PNG": {"compress_level": 1},
     }
-    image.save(buffer, pillow_format, **options[pillow_format])
+    # Converted to sRGB (see `thumbnail`), the picture needs no profile.
+    image.save(buffer, pillow_format, icc_profile=None, **options[pillow_format])
     return buffer.getvalue()
