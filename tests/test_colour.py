@@ -29,8 +29,9 @@ ADOBE_RGB = (CORPUS / "compatibleWithAdobeRGB1998.icc").read_bytes()
 # Measured on these pictures, in every case below: the code that dropped the
 # profile gave thumbnails 78 to 89 % as saturated as the original, and a mean
 # delta E of 4.4 to 4.9 for Adobe RGB (0.6 to 1.3 for the muted Display P3 photo);
-# converted to sRGB they are 98 to 103 % as saturated, delta E at most 1.6.
-MAX_MEAN_DELTA_E = 2.0
+# converted to sRGB they are 98 to 103 % as saturated, delta E at most 1.6 (2.3
+# for the lossier AVIF at 64 pixels).
+MAX_MEAN_DELTA_E = 2.6
 MAX_SATURATION_CHANGE = 0.05
 
 

@@ -240,10 +240,10 @@ def thumbnail(image_id: int, query: dict) -> Response:
 
 
 def _negotiated_format(image: ServedImage) -> str:
-    """WebP only for clients that name it: `*/*` is no promise of WebP support."""
-    if any(mime == "image/webp" and quality > 0 for mime, quality in request.accept_mimetypes):
-        return "webp"
-    return thumbnails.fallback_format(image.has_alpha)
+    accepted: dict[str, float] = {}
+    for mime, quality in request.accept_mimetypes:
+        accepted.setdefault(mime, quality)
+    return thumbnails.negotiate(accepted, image.has_alpha)
 
 
 @bp.get(f"/{IMAGE_ID}/base64")

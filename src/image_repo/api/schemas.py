@@ -221,7 +221,8 @@ class ThumbnailQuerySchema(Schema):
     format = FormatName(
         THUMBNAIL_FORMATS,
         metadata={
-            "description": "Default: WebP if `Accept` names image/webp; else PNG for a "
+            "description": "`avif`, `webp`, `jpeg` (or `jpg`), `png`. Default: AVIF or WebP "
+            "when `Accept` names them (the higher q-value; AVIF on a tie), else PNG for a "
             "picture with transparency, JPEG for the rest."
         },
     )
