@@ -8,6 +8,7 @@ mode) and cached.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image as PillowImage
 
@@ -63,6 +64,19 @@ def at_ingest(picture: PillowImage.Image, sha512: str, orientation: int | None) 
     name = fallback_format(imaging.has_alpha(picture))
     small = imaging.thumbnail(picture, DEFAULT_SIZE, orientation)
     return {key(sha512, DEFAULT_SIZE, name): imaging.encode(small, name)}
+
+
+def every_key(sha512: str) -> list[str]:
+    """Every key a thumbnail of this picture can have: each size in each format."""
+    return [key(sha512, size, name) for size in SIZES for name in imaging.THUMBNAIL_FORMATS]
+
+
+def from_original(
+    original: BinaryIO, image_format: str, sha512: str, orientation: int | None
+) -> dict[str, bytes]:
+    """What `at_ingest` makes, from a stored original file instead of decoded pixels."""
+    with PillowImage.open(original, formats=[imaging.pillow_format(image_format)]) as picture:
+        return at_ingest(picture, sha512, orientation)
 
 
 def path(storage: LocalStorage, image: ServedImage, size: int, name: str) -> Path:
