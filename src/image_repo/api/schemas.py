@@ -78,8 +78,10 @@ class ImageSchema(Schema):
     original_name = String(allow_none=True, metadata={"description": "The client's file name."})
     mime_type = String(metadata={"example": "image/jpeg"})
     format = String(metadata={"example": "JPEG"})
-    width = Integer()
-    height = Integer()
+    width = Integer(
+        metadata={"description": "Pixels, as a viewer shows the picture (after EXIF orientation)."}
+    )
+    height = Integer(metadata={"description": "Pixels, as a viewer shows the picture."})
     file_size = Integer(metadata={"description": "Bytes of the original file."})
     sha512 = String(
         metadata={"description": "SHA-512 over mode, size and decoded pixels: the dedupe key."}
