@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_INSTANCE_DIR = BASE_DIR / "instance"
 
-DEFAULT_ALLOWED_FORMATS = "JPEG,PNG,GIF,WEBP,TIFF,BMP,AVIF"
+DEFAULT_ALLOWED_FORMATS = "JPEG,PNG,GIF,WEBP,TIFF,BMP,AVIF,HEIF"
 FILE_OFFLOAD_MODES = ("", "x-sendfile", "x-accel-redirect", "redirect")
 
 N = TypeVar("N", int, float)

@@ -91,7 +91,20 @@ def test_broken_png_header(client):
 def test_decompression_bomb(client):
     data = (CORPUS / "decompression_bomb.gif").read_bytes()
 
-    assert_problem(upload(client, data, "bomb.gif"), 413, detail_has="pixels")
+    body = assert_problem(upload(client, data, "bomb.gif"), 413, detail_has="pixels")
+    # The limit quoted is this service's (MAX_IMAGE_PIXELS), not twice it as Pillow says.
+    assert "89,478,485" in body["detail"]
+    assert "178,956,970" not in body["detail"] and "178956970" not in body["detail"]
+    assert ".." not in body["detail"]
+
+
+def test_a_bomb_quotes_the_configured_limit(make_client):
+    client = make_client(MAX_IMAGE_PIXELS=1_000)
+
+    body = assert_problem(upload(client, jpeg(size=(100, 100)), "big.jpg"), 413)
+
+    assert "the limit of 1,000" in body["detail"]
+    assert ".." not in body["detail"]
 
 
 def test_image_over_the_pixel_limit_in_pillows_warning_range(make_client):

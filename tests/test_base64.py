@@ -43,6 +43,14 @@ def test_thumbnail_base64_in_another_format(client):
     assert Image.open(io.BytesIO(base64.b64decode(body["base64"]))).format == "WEBP"
 
 
+def test_jpg_names_the_jpeg_format(client):
+    record = upload(client, encode(noise((60, 40)), "PNG"), "p.png").get_json()
+
+    body = client.get(f"/image/{record['id']}/base64?thumbnail=64&format=jpg").get_json()
+
+    assert body["mime_type"] == "image/jpeg"
+
+
 def test_bad_thumbnail_size_and_unknown_image(client):
     record = upload(client, jpeg()).get_json()
 

@@ -98,6 +98,9 @@ HOSTILE = {
     "truncated PNG": ((CORPUS / "truncated_image.png").read_bytes(), "t.png"),
     "truncated WebP": ((CORPUS / "iss634.webp").read_bytes()[:20_000], "t.webp"),
     "truncated AVIF": ((CORPUS / "avif.avif").read_bytes()[:50_000], "t.avif"),
+    "truncated HEIC": ((CORPUS / "pug.heic").read_bytes()[:300_000], "t.heic"),
+    "corrupted HEIC": ((CORPUS / "corrupted.heic").read_bytes(), "c.heic"),
+    "HEIC of 200 megapixels": ((CORPUS / "200MP.heic").read_bytes(), "big.heic"),
     "PNG claiming 100000x100000": (png_claiming(100_000, 100_000), "huge.png"),
     "JPEG claiming 65500x65500": (jpeg_claiming(65_500, 65_500), "huge.jpg"),
     "BMP claiming 100000x100000": (bmp_claiming(100_000, 100_000), "huge.bmp"),
@@ -162,6 +165,8 @@ def test_hostile_files_get_a_clear_answer_or_a_safe_home(
         ("SVG with a script", 415),
         ("HTML named .png", 415),
         ("PNG with a zTXt bomb", 422),
+        ("truncated HEIC", 422),
+        ("HEIC of 200 megapixels", 413),
     ],
 )
 def test_the_answers_say_what_is_wrong(client, case, status):
@@ -187,7 +192,8 @@ def test_content_disposition_carries_any_name_safely(client, name):
 
     kind, options = parse_options_header(disposition)
     assert kind == "attachment"
-    assert options["filename"] == record["original_name"]
+    # The exact name, made to end in the stored format's extension.
+    assert options["filename"] in (record["original_name"], f"{record['original_name']}.jpg")
     assert "\r" not in disposition and "\n" not in disposition
 
 

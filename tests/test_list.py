@@ -106,6 +106,8 @@ def listed(client, **params) -> list[str]:
         ({"owner": "nobody"}, set()),
         ({"format": "png"}, {"drawing.png"}),
         ({"format": "JPEG"}, {"beach.jpg", "forest.jpg", "city.jpg", "Beach-Sunset.jpg"}),
+        ({"format": "jpg"}, {"beach.jpg", "forest.jpg", "city.jpg", "Beach-Sunset.jpg"}),
+        ({"format": "JPG"}, {"beach.jpg", "forest.jpg", "city.jpg", "Beach-Sunset.jpg"}),
         ({"name": "beach"}, {"beach.jpg", "Beach-Sunset.jpg"}),
         ({"name": "%"}, set()),
         ({"camera_make": "CANON"}, {"beach.jpg", "city.jpg", "Beach-Sunset.jpg"}),

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from . import accounts, fsck, imaging, ingest
+from . import accounts, fsck, imaging, ingest, thumbnail_rebuild
 from .models import ApiToken, User, db
 from .storage import NotStored
 
@@ -148,6 +148,24 @@ def restore(key: str, owner_name: str | None) -> None:
     except imaging.ImageRejected as error:
         _fail(f"cannot restore {key}: not an image this repository accepts ({error})")
     click.echo(f"restored   {key} -> /image/{result.image.id}")
+
+
+@images.command("rebuild-thumbnails")
+def rebuild_thumbnails() -> None:
+    """Make every stored thumbnail again, the way thumbnails are made now.
+
+    Each picture's default thumbnail is remade from its original; other sizes
+    and formats are removed and made again when first asked for. Originals are
+    not touched. Exits with status 1 when some could not be rebuilt.
+    """
+    pictures = thumbnail_rebuild.stored_pictures()
+    with thumbnail_rebuild.progress(len(pictures), "thumbnails") as step:
+        outcome = thumbnail_rebuild.rebuild_thumbnails(pictures, step)
+    for failure in outcome.failures:
+        click.echo(f"failed: {failure}")
+    click.echo(f"{outcome.rebuilt} rebuilt, {len(outcome.failures)} failed.")
+    if outcome.failures:
+        raise SystemExit(1)
 
 
 @images.command("import")

@@ -67,14 +67,13 @@ def read_exif(image: Image.Image) -> ExifData:
         _coordinate(gps, GPS.GPSLatitude, GPS.GPSLatitudeRef, "S"),
         _coordinate(gps, GPS.GPSLongitude, GPS.GPSLongitudeRef, "W"),
     )
-    orientation = _number(base.get(Tag.Orientation), int)
     return ExifData(
         taken_at=taken_at,
         taken_at_offset=offset,
         camera_make=_text(base.get(Tag.Make), 64),
         camera_model=_text(base.get(Tag.Model), 64),
         lens=_text(camera.get(Tag.LensModel), 128),
-        orientation=orientation if orientation in ORIENTATIONS else None,
+        orientation=_orientation(base.get(Tag.Orientation)),
         exposure_time=_number(camera.get(Tag.ExposureTime)),
         f_number=_number(camera.get(Tag.FNumber)),
         iso=_iso(camera.get(Tag.ISOSpeedRatings)),
@@ -84,6 +83,19 @@ def read_exif(image: Image.Image) -> ExifData:
         altitude=_altitude(gps) if latitude is not None else None,
         tags=_json_sections(sections),
     )
+
+
+def read_orientation(image: Image.Image) -> int | None:
+    """EXIF orientation (1-8), or None when there is none or it is broken."""
+    try:
+        return _orientation(image.getexif().get(Tag.Orientation))
+    except Exception:  # noqa: BLE001 - broken EXIF is no EXIF
+        return None
+
+
+def _orientation(value: Any) -> int | None:
+    orientation = _number(value, int)
+    return orientation if orientation in ORIENTATIONS else None
 
 
 def _taken_at(camera: dict) -> tuple[datetime | None, int | None]:

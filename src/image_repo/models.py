@@ -267,14 +267,6 @@ class Image(db.Model):
     def mime_type(self) -> str:
         return mime_type(self.format)
 
-    @property
-    def download_name(self) -> str:
-        return self.download_name_for(self.id, self.original_name, self.format)
-
-    @staticmethod
-    def download_name_for(image_id: int, original_name: str | None, image_format: str) -> str:
-        return original_name or f"image-{image_id}.{file_extension(image_format)}"
-
 
 class Repository(db.Model):
     """This repository's identity; its store carries the same (see repository.py)."""

@@ -43,10 +43,6 @@ class ServedImage:
     def storage_key(self) -> str:
         return original_key(self.sha512, self.format)
 
-    @property
-    def download_name(self) -> str:
-        return Image.download_name_for(self.id, self.original_name, self.format)
-
 
 COLUMNS = (
     Image.id,

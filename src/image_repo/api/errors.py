@@ -70,7 +70,7 @@ class Problem:
 def problem_for(error: Exception) -> Problem | None:
     """The problem a known failure means for the client, or None if unknown."""
     if isinstance(error, ImageRejected):
-        return Problem(REJECTION_STATUS[type(error)], f"Rejected: {error}.")
+        return Problem(REJECTION_STATUS[type(error)], f"Rejected: {str(error).rstrip('.')}.")
     if isinstance(error, StorageWriteError):
         return Problem(
             507,

@@ -23,8 +23,7 @@ def send_object(
     etag: str,
     last_modified: datetime,
     made: bytes | None = None,
-    download_name: str | None = None,
-    as_attachment: bool = False,
+    content_disposition: str | None = None,
 ) -> Response:
     """The object under `key` (or `made`, bytes not in the store) as an answer.
 
@@ -39,9 +38,7 @@ def send_object(
     storage = current_storage()
     offload = current_app.config["FILE_OFFLOAD"] if made is None else ""
     if offload == "redirect":
-        link = storage.link(
-            key, mime_type=mimetype, download_name=download_name, attachment=as_attachment
-        )
+        link = storage.link(key, mime_type=mimetype, content_disposition=content_disposition)
         if link is not None:
             response = redirect(link.url, 302)
             response.headers["Cache-Control"] = "private, no-store"
@@ -57,15 +54,11 @@ def send_object(
         size = stream.seek(0, io.SEEK_END)
         stream.seek(0)
     response = send_file(
-        stream,
-        mimetype=mimetype,
-        as_attachment=as_attachment,
-        download_name=download_name,
-        conditional=False,
-        etag=False,
-        last_modified=last_modified,
+        stream, mimetype=mimetype, conditional=False, etag=False, last_modified=last_modified
     )
     response.set_etag(etag)
+    if content_disposition is not None:
+        response.headers["Content-Disposition"] = content_disposition
     if offload in ("x-sendfile", "x-accel-redirect"):
         # Headers only: the proxy sends the bytes, and answers a Range itself.
         response.content_length = 0

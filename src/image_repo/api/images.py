@@ -12,7 +12,7 @@ from flask import Response, current_app, jsonify, request, url_for
 from marshmallow import RAISE
 from werkzeug.datastructures import FileStorage
 
-from .. import catalog, deletion, imaging, ingest, serving, thumbnails
+from .. import catalog, deletion, download_names, imaging, ingest, serving, thumbnails
 from ..ingest import IngestResult
 from ..models import Image
 from ..serving import ServedImage
@@ -153,14 +153,16 @@ def download(image_id: int, query: dict) -> Response:
     attachment. Conditional requests (304) and `Range` requests (206) work.
     """
     image = serving.find(image_id)
+    disposition = download_names.content_disposition(
+        image.original_name, image.id, image.format, attachment=query["download"]
+    )
     with _stored_file(image):
         response = send_object(
             image.storage_key,
             mimetype=image.mime_type,
-            as_attachment=query["download"],
-            download_name=image.download_name,
             etag=image.sha512[:40],
             last_modified=image.uploaded_at,
+            content_disposition=disposition,
         )
     response.headers.update(FILE_SECURITY_HEADERS)
     return response
@@ -245,10 +247,10 @@ def thumbnail(image_id: int, query: dict) -> Response:
 
 
 def _negotiated_format(image: ServedImage) -> str:
-    """WebP only for clients that name it: `*/*` is no promise of WebP support."""
-    if any(mime == "image/webp" and quality > 0 for mime, quality in request.accept_mimetypes):
-        return "webp"
-    return thumbnails.fallback_format(image.has_alpha)
+    accepted: dict[str, float] = {}
+    for mime, quality in request.accept_mimetypes:
+        accepted.setdefault(mime, quality)
+    return thumbnails.negotiate(accepted, image.has_alpha)
 
 
 @bp.get(f"/{IMAGE_ID}/base64")

@@ -32,8 +32,29 @@ from ..generation.backends import ASPECT_RATIOS, NOTICES
 from ..generation.prompts import prompt_manager
 from ..models import MAX_INTEGER, MAX_PROMPT_LENGTH, Image
 
-THUMBNAIL_FORMATS = list(imaging.THUMBNAIL_FORMATS)
 NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+class FormatName(String):
+    """One of `names`, spelt in any case or by a synonym (`jpg`); loads as the name."""
+
+    def __init__(self, names: list[str], **kwargs) -> None:
+        self.spellings: dict[str, str] = {}
+        for name in names:
+            aliases = [
+                alias for alias, same in imaging.FORMAT_SYNONYMS.items() if same == name.lower()
+            ]
+            for spelling in (name.lower(), *aliases):
+                self.spellings[spelling] = self.spellings[spelling.upper()] = name
+        # Validators see the loaded name, which is one of the spellings too.
+        super().__init__(validate=OneOf(list(self.spellings)), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        spelt = super()._deserialize(value, attr, data, **kwargs)
+        return self.spellings.get(spelt, spelt)
+
+
+THUMBNAIL_FORMATS = list(imaging.THUMBNAIL_FORMATS)
 
 
 class ProblemSchema(Schema):
@@ -57,8 +78,10 @@ class ImageSchema(Schema):
     original_name = String(allow_none=True, metadata={"description": "The client's file name."})
     mime_type = String(metadata={"example": "image/jpeg"})
     format = String(metadata={"example": "JPEG"})
-    width = Integer()
-    height = Integer()
+    width = Integer(
+        metadata={"description": "Pixels, as a viewer shows the picture (after EXIF orientation)."}
+    )
+    height = Integer(metadata={"description": "Pixels, as a viewer shows the picture."})
     file_size = Integer(metadata={"description": "Bytes of the original file."})
     sha512 = String(
         metadata={"description": "SHA-512 over mode, size and decoded pixels: the dedupe key."}
@@ -188,7 +211,7 @@ class ListQuerySchema(Schema):
         metadata={"description": "Part of the prompt a generated picture was made from."},
     )
     owner = String(metadata={"description": "A user name, or `me`."})
-    format = String(validate=OneOf([*imaging.FORMATS, *(f.lower() for f in imaging.FORMATS)]))
+    format = FormatName(list(imaging.FORMATS), metadata={"description": "Any case; `jpg` is JPEG."})
     name = String(
         validate=Length(1, 255), metadata={"description": "Part of the original file name."}
     )
@@ -218,10 +241,11 @@ class ThumbnailQuerySchema(Schema):
         validate=OneOf(thumbnails.SIZES),
         metadata={"description": "Longest side at most this many pixels; never enlarged."},
     )
-    format = String(
-        validate=OneOf(THUMBNAIL_FORMATS),
+    format = FormatName(
+        THUMBNAIL_FORMATS,
         metadata={
-            "description": "Default: WebP if `Accept` names image/webp; else PNG for a "
+            "description": "`avif`, `webp`, `jpeg` (or `jpg`), `png`. Default: AVIF or WebP "
+            "when `Accept` names them (the higher q-value; AVIF on a tie), else PNG for a "
             "picture with transparency, JPEG for the rest."
         },
     )
@@ -232,8 +256,8 @@ class Base64QuerySchema(Schema):
         validate=OneOf(thumbnails.SIZES),
         metadata={"description": "Give this thumbnail size instead of the original."},
     )
-    format = String(
-        validate=OneOf(THUMBNAIL_FORMATS),
+    format = FormatName(
+        THUMBNAIL_FORMATS,
         metadata={"description": "With `thumbnail`: its format (default JPEG, or PNG with alpha)."},
     )
 

@@ -112,11 +112,10 @@ class Storage(ABC):
         StorageUnavailable or StorageWriteError.
         """
 
-    def link(
-        self, key: str, *, mime_type: str, download_name: str | None, attachment: bool
-    ) -> Link | None:
-        """A short-lived URL that serves the object with this type and name, or
-        None when the backend cannot make one (then the app sends the bytes)."""
+    def link(self, key: str, *, mime_type: str, content_disposition: str | None) -> Link | None:
+        """A short-lived URL that serves the object with this type and
+        Content-Disposition, or None when the backend cannot make one (then the
+        app sends the bytes)."""
         return None
 
     def remove_partial_writes(self, older_than: float) -> int:
