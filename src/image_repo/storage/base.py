@@ -7,6 +7,7 @@ objects; nothing outside this package handles a path or a bucket key.
 
 from __future__ import annotations
 
+import io
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
+
+from werkzeug.utils import send_file
 
 # Lower-case segments of letters, digits, '.', '_', '+' and '-', the first
 # segment a top-level folder (`originals`, `thumbnails`, `lost+found`...).
@@ -49,6 +52,23 @@ class Link:
 
     url: str
     expires_at: datetime
+
+
+def content_disposition(download_name: str | None, attachment: bool) -> str:
+    """The Content-Disposition that werkzeug's send_file gives this name, for
+    stores that send the file themselves (a presigned link carries it)."""
+    if download_name is None:
+        return "attachment" if attachment else "inline"
+    answer = send_file(
+        io.BytesIO(),
+        {},
+        mimetype="application/octet-stream",
+        download_name=download_name,
+        as_attachment=attachment,
+        conditional=False,
+        etag=False,
+    )
+    return answer.headers["Content-Disposition"]
 
 
 def check_key(key: str) -> str:
