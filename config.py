@@ -122,6 +122,11 @@ class Config:
                 f"FILE_OFFLOAD must be one of x-sendfile, x-accel-redirect, redirect or "
                 f"empty, got {self.FILE_OFFLOAD!r}"
             )
+        if self.FILE_OFFLOAD == "x-sendfile" and self.FILE_STORAGE_LOCATION.startswith("s3://"):
+            raise ValueError(
+                "FILE_OFFLOAD=x-sendfile names files on this machine; a bucket has none. "
+                "Use redirect (or x-accel-redirect with an nginx location that reaches the bucket)"
+            )
         # Seconds a presigned URL of FILE_OFFLOAD=redirect stays valid.
         self.LINK_EXPIRES = _int(env, "LINK_EXPIRES", 300)
         # An S3 bucket (FILE_STORAGE_LOCATION=s3://bucket/prefix): seconds to

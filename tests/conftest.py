@@ -297,7 +297,7 @@ class S3Bucket:
         """What FILE_STORAGE_LOCATION says for it."""
         return f"s3://{self.name}/{self.prefix}"
 
-    def keys(self, under: str = "") -> list[str]:
+    def listing(self, under: str = "") -> list[str]:
         """The keys the bucket holds under the prefix (and `under`), without the prefix."""
         return [
             key.removeprefix(f"{self.prefix}/")
