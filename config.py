@@ -134,7 +134,7 @@ class Config:
         # with backoff), so that a store that is down fails requests in seconds.
         # Credentials, region and endpoint come from the AWS_* variables.
         self.S3_CONNECT_TIMEOUT = _float(env, "S3_CONNECT_TIMEOUT", 2.0)
-        self.S3_READ_TIMEOUT = _float(env, "S3_READ_TIMEOUT", 10.0)
+        self.S3_READ_TIMEOUT = _float(env, "S3_READ_TIMEOUT", 5.0)
         self.S3_MAX_ATTEMPTS = _int(env, "S3_MAX_ATTEMPTS", 3)
         # "path" for MinIO and most endpoints other than AWS's; "auto" lets boto3 choose.
         self.S3_ADDRESSING_STYLE = (env.get("S3_ADDRESSING_STYLE") or "auto").strip().lower()

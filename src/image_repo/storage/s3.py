@@ -72,7 +72,7 @@ class S3Settings:
     """How long to wait for the store, and how often to try (config.py's S3_*)."""
 
     connect_timeout: float = 2.0
-    read_timeout: float = 10.0
+    read_timeout: float = 5.0
     max_attempts: int = 3
     addressing_style: str = "auto"
     link_expires: int = 300
