@@ -52,6 +52,9 @@ MAX_LINK_SECONDS = 7 * 24 * 3600
 # A reader skips forward this far by reading on; further, it asks for a new range.
 SKIP_BY_READING = 256 * 1024
 READ_BUFFER = 256 * 1024
+# A link is handed out again while this share of its life is left.
+LINK_REUSE_SHARE = 0.5
+MAX_REMEMBERED_LINKS = 10_000
 # Where check() writes its probes: a hidden name, as no key the service makes has.
 PROBE_PREFIX = ".probes/"
 # Error codes that mean the store is there but refuses this write.
@@ -101,6 +104,7 @@ class S3Storage(Storage):
         if not 1 <= self.settings.link_expires <= MAX_LINK_SECONDS:
             raise ValueError(f"LINK_EXPIRES must be between 1 and {MAX_LINK_SECONDS} seconds")
         self._clients: dict[int, Any] = {}
+        self._links: dict[tuple[str, str, str], Link] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -245,21 +249,38 @@ class S3Storage(Storage):
     def link(
         self, key: str, *, mime_type: str, download_name: str | None, attachment: bool
     ) -> Link:
-        """A presigned GET, valid for LINK_EXPIRES seconds from now; the bucket
-        answers it with this Content-Type and Content-Disposition."""
+        """A presigned GET, valid for LINK_EXPIRES seconds; the bucket answers
+        it with this Content-Type and Content-Disposition.
+
+        The same link is handed out again while at least half its life is
+        left, so that a CDN in front of the bucket sees one URL, not one per
+        request; a link with less left is never handed out.
+        """
+        disposition = content_disposition(download_name, attachment)
+        expires = self.settings.link_expires
+        remembered = (key, mime_type, disposition)
+        found = self._links.get(remembered)
+        if found is not None and found.expires_at - datetime.now(UTC) >= timedelta(
+            seconds=expires * LINK_REUSE_SHARE
+        ):
+            return found
         params = {
             "Bucket": self.bucket,
             "Key": self._key(key),
             "ResponseContentType": mime_type,
-            "ResponseContentDisposition": content_disposition(download_name, attachment),
+            "ResponseContentDisposition": disposition,
         }
-        expires = self.settings.link_expires
         # The signature's time is whole seconds, taken after this: the link
         # lasts at least until `expires_at`.
         signed_at = datetime.now(UTC).replace(microsecond=0)
         with _errors("sign a link"):
             url = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
-        return Link(url, signed_at + timedelta(seconds=expires))
+        link = Link(url, signed_at + timedelta(seconds=expires))
+        with self._lock:
+            if len(self._links) >= MAX_REMEMBERED_LINKS:
+                self._links.clear()
+            self._links[remembered] = link
+        return link
 
     def remove_partial_writes(self, older_than: float) -> int:
         """Abort multipart uploads begun more than `older_than` seconds ago
