@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from support import PROBLEM_JSON, jpeg
+from support import PROBLEM_JSON, jpeg, upload
 from tcp_proxy import TcpProxy
 
 # Connect, attempts and backoff (S3_* defaults) with room for a busy machine.
@@ -17,8 +17,10 @@ WITHIN_SECONDS = 10
 
 
 @pytest.fixture
-def s3_proxy(s3_bucket):
+def s3_proxy(s3_bucket, monkeypatch):
+    """A proxy in front of the S3 server, which this process's apps reach it through."""
     proxy = TcpProxy(("127.0.0.1", s3_bucket.server.port))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{proxy.port}")
     yield proxy
     proxy.cut()
 
@@ -77,3 +79,30 @@ def test_a_store_that_goes_away_is_a_quick_clear_5xx_and_service_resumes(
     again = post(server, token, waiting)  # the very upload that failed
     assert again.status_code == 201, again.text
     assert requests.get(f"{server.url}/image/{again.json()['id']}", timeout=60).content == waiting
+
+
+def test_a_store_that_hangs_is_given_up_on_within_its_timeouts(make_client, s3_bucket, s3_proxy):
+    """A bucket that takes connections and never answers: the read timeout and
+    the bounded attempts end each request, not the client's patience."""
+    client = make_client(
+        FILE_STORAGE_LOCATION=s3_bucket.location,
+        S3_CONNECT_TIMEOUT=1.0,
+        S3_READ_TIMEOUT=1.0,
+        S3_MAX_ATTEMPTS=2,
+    )
+    stored = upload(client, jpeg(seed=3)).get_json()
+    waiting = jpeg(seed=4)
+
+    s3_proxy.stall()
+    uploaded, upload_took = timed(lambda: upload(client, waiting))
+    downloaded, download_took = timed(lambda: client.get(f"/image/{stored['id']}"))
+    health = client.get("/health")
+    s3_proxy.restore()
+
+    assert uploaded.status_code in (503, 507)
+    assert "did not answer in time" in uploaded.get_json()["detail"]
+    assert downloaded.status_code == 503
+    assert max(upload_took, download_took) < WITHIN_SECONDS
+    assert health.status_code == 503
+    assert client.get("/health").status_code == 200
+    assert upload(client, waiting).status_code == 201
