@@ -267,3 +267,21 @@ def test_no_credentials_is_said_plainly(s3_bucket, monkeypatch):
 
     with pytest.raises(StorageUnavailable, match="no AWS credentials"):
         store.stat(KEY)
+
+
+def test_a_big_file_for_a_bucket_that_is_gone_fails_as_any_write(s3_bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(s3, "MULTIPART_THRESHOLD", 8 * 2**20)
+    monkeypatch.setattr(s3, "MULTIPART_CHUNK", 5 * 2**20)
+    source = tmp_path / "big.part"
+    source.write_bytes(bytes(12 * 2**20))
+    store = open_storage(f"s3://{s3_bucket.name}-gone/repo")
+
+    with pytest.raises(StorageUnavailable, match="bucket does not exist"):
+        store.put_file(KEY, source)
+
+
+def test_an_endpoint_that_is_no_url_is_a_clear_error(s3_bucket, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "not a url")
+
+    with pytest.raises(StorageUnavailable, match="S3 client"):
+        open_storage(s3_bucket.location).stat(KEY)

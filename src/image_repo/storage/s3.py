@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -140,7 +141,7 @@ class S3Storage(Storage):
         )
         try:
             return boto3.session.Session().client("s3", config=config)
-        except BotoCoreError as error:
+        except (BotoCoreError, ValueError) as error:  # ValueError: an endpoint that is no URL
             raise StorageUnavailable(f"cannot set up the S3 client: {error}") from None
 
     def _key(self, key: str) -> str:
@@ -374,7 +375,10 @@ def _errors(doing: str, *, writing: bool = False, missing: str | None = None) ->
     reason (an S3 error code, or what the connection did) and nothing else:
     no endpoint, key or credential. `missing`: the key a 404 means is not stored."""
     try:
-        yield
+        try:
+            yield
+        except S3UploadFailedError as failed:  # upload_file's wrapper of what S3 said
+            raise failed.__context__ or failed from None
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", "unknown"))
         if missing is not None and code in NOT_FOUND:
@@ -386,7 +390,7 @@ def _errors(doing: str, *, writing: bool = False, missing: str | None = None) ->
         raise StorageUnavailable(f"cannot {doing}: {code}") from None
     except NoCredentialsError:
         raise StorageUnavailable(f"cannot {doing}: no AWS credentials found") from None
-    except (BotoCoreError, Urllib3Error, OSError) as error:
+    except (BotoCoreError, Urllib3Error, OSError, S3UploadFailedError) as error:
         raise StorageUnavailable(f"cannot {doing}: {_reason(error)}") from None
 
 
