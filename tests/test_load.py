@@ -136,7 +136,9 @@ def test_a_minute_of_mixed_traffic(live_server, token, query, app, request, caps
         response = requests.get(f"{server.url}/image/{image_id}", timeout=60)
         assert response.status_code == 200, image_id
         assert response.content == data
-    assert query("SELECT sha512 FROM images GROUP BY sha512 HAVING COUNT(*) > 1") == []
+    # One owner: one record per picture, and one picture per record.
+    assert query("SELECT picture_id FROM images GROUP BY picture_id HAVING COUNT(*) > 1") == []
     assert query("SELECT COUNT(*) FROM images") == [(len(traffic.stored),)]
+    assert query("SELECT COUNT(*) FROM pictures") == [(len(traffic.stored),)]
     fsck = app.test_cli_runner().invoke(args=["images", "fsck", "--skip-hashes"])
     assert fsck.exit_code == 0, fsck.output
