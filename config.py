@@ -17,6 +17,7 @@ DEFAULT_INSTANCE_DIR = BASE_DIR / "instance"
 
 DEFAULT_ALLOWED_FORMATS = "JPEG,PNG,GIF,WEBP,TIFF,BMP,AVIF,HEIF"
 FILE_OFFLOAD_MODES = ("", "x-sendfile", "x-accel-redirect", "redirect")
+S3_ADDRESSING_STYLES = ("auto", "path", "virtual")
 
 N = TypeVar("N", int, float)
 
@@ -127,8 +128,27 @@ class Config:
                 f"FILE_OFFLOAD must be one of x-sendfile, x-accel-redirect, redirect or "
                 f"empty, got {self.FILE_OFFLOAD!r}"
             )
+        if self.FILE_OFFLOAD == "x-sendfile" and self.FILE_STORAGE_LOCATION.startswith("s3://"):
+            raise ValueError(
+                "FILE_OFFLOAD=x-sendfile names files on this machine; a bucket has none. "
+                "Use redirect (or x-accel-redirect with an nginx location that reaches the bucket)"
+            )
         # Seconds a presigned URL of FILE_OFFLOAD=redirect stays valid.
         self.LINK_EXPIRES = _int(env, "LINK_EXPIRES", 300)
+        # An S3 bucket (FILE_STORAGE_LOCATION=s3://bucket/prefix): seconds to
+        # connect and to wait for an answer, and attempts per call (retries
+        # with backoff), so that a store that is down fails requests in seconds.
+        # Credentials, region and endpoint come from the AWS_* variables.
+        self.S3_CONNECT_TIMEOUT = _float(env, "S3_CONNECT_TIMEOUT", 2.0)
+        self.S3_READ_TIMEOUT = _float(env, "S3_READ_TIMEOUT", 5.0)
+        self.S3_MAX_ATTEMPTS = _int(env, "S3_MAX_ATTEMPTS", 3)
+        # "path" for MinIO and most endpoints other than AWS's; "auto" lets boto3 choose.
+        self.S3_ADDRESSING_STYLE = (env.get("S3_ADDRESSING_STYLE") or "auto").strip().lower()
+        if self.S3_ADDRESSING_STYLE not in S3_ADDRESSING_STYLES:
+            raise ValueError(
+                "S3_ADDRESSING_STYLE must be auto, path or virtual, "
+                f"got {self.S3_ADDRESSING_STYLE!r}"
+            )
         # Seconds a store or delete of one picture may take before others take
         # it for dead, and seconds a request waits for another's store of the
         # same picture before answering 503.

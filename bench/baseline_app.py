@@ -1,6 +1,8 @@
 """The bare Flask baseline: the same I/O as the service, and nothing else.
 
-GET /file/<name> sends a file of BASELINE_FOLDER with send_file; POST /upload
+GET /file/<name> sends a file of BASELINE_FOLDER with send_file; GET
+/bucket/<key> streams an object of BASELINE_BUCKET (an S3 bucket reached through
+the AWS_* variables) with one GetObject; POST /upload
 parses the multipart body and writes the `image` part to a file; POST
 /upload-and-decode does that and the work no ingest can skip: decode the
 picture, SHA-512 over its pixels, a 256-pixel JPEG thumbnail.
@@ -8,12 +10,14 @@ picture, SHA-512 over its pixels, a 256-pixel JPEG thumbnail.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
 import secrets
 from pathlib import Path
 
+import boto3
 from flask import Flask, request, send_file
 from PIL import Image
 
@@ -29,6 +33,17 @@ def health() -> str:
 @app.get("/file/<name>")
 def serve(name: str):
     return send_file(FOLDER / Path(name).name)
+
+
+@app.get("/bucket/<path:key>")
+def serve_object(key: str):
+    answer = _s3().get_object(Bucket=os.environ["BASELINE_BUCKET"], Key=key)
+    return send_file(answer["Body"], mimetype=answer["ContentType"])
+
+
+@functools.cache
+def _s3():
+    return boto3.client("s3")
 
 
 @app.post("/upload")

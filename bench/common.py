@@ -133,6 +133,7 @@ class Server:
 
 def app_env(folder: Path, database_url: str | None = None) -> dict[str, str]:
     """Settings for our app: SQLite and storage in `folder`, migrated, with a token."""
+    folder.mkdir(parents=True, exist_ok=True)
     env = {
         "DATABASE_URL": database_url or f"sqlite:///{folder / 'bench.sqlite3'}",
         "FILE_STORAGE_LOCATION": str(folder / "storage"),

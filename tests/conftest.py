@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
@@ -22,6 +22,7 @@ import pytest
 import requests
 from fake_gemini import FakeGemini
 from flask_migrate import upgrade
+from s3_server import MotoServer, free_port
 from sqlalchemy import text
 
 from image_repo import accounts, create_app
@@ -211,7 +212,7 @@ class LiveServer:
     def __init__(self, database_url: str, storage: Path, log: Path, env: dict[str, str]) -> None:
         self.storage = storage
         self.log = log
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
@@ -260,12 +261,6 @@ class LiveServer:
                 self.process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(migrated_database: str, storage_dir: Path, tmp_path: Path, make_app):
     """Start a server; `live_server(**env)` passes settings through its environment."""
@@ -283,6 +278,42 @@ def live_server(migrated_database: str, storage_dir: Path, tmp_path: Path, make_
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[MotoServer]:
+    """moto's S3 server, one process for the whole run."""
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
+    yield server
+    server.stop()
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    server: MotoServer
+    name: str
+    prefix: str
+
+    @property
+    def location(self) -> str:
+        """What FILE_STORAGE_LOCATION says for it."""
+        return f"s3://{self.name}/{self.prefix}"
+
+    def listing(self, under: str = "") -> list[str]:
+        """The keys the bucket holds under the prefix (and `under`), without the prefix."""
+        return [
+            key.removeprefix(f"{self.prefix}/")
+            for key in self.server.keys(self.name, f"{self.prefix}/{under}")
+        ]
+
+
+@pytest.fixture
+def s3_bucket(s3_server: MotoServer, monkeypatch) -> S3Bucket:
+    """A new bucket on the S3 server, and the AWS_* variables that reach it
+    (this process's and those of the servers and workers it starts)."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return S3Bucket(s3_server, s3_server.new_bucket(), "repo")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PIL import Image
@@ -85,3 +86,15 @@ def ended_job(client, location: str, wait: float = 20) -> dict:
     job = response.get_json()
     assert job["status"] in ("succeeded", "failed"), job
     return job
+
+
+def died_a_day_ago(query, sha512: str, state: str) -> None:
+    """Leave the picture `state` ("storing", "deleting") as a process that died
+    a day ago would: its claim long expired."""
+    long_ago = (datetime.now(UTC) - timedelta(days=1)).replace(tzinfo=None).isoformat(sep=" ")
+    query(
+        "UPDATE pictures SET state = :state, state_since = :t WHERE sha512 = :sha",
+        state=state,
+        t=long_ago,
+        sha=sha512,
+    )

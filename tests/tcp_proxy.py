@@ -1,4 +1,5 @@
-"""A TCP proxy a test can cut and restore: the database going down and coming back."""
+"""A TCP proxy a test can cut, stall and restore: a server going down or
+hanging, and coming back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import threading
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to `target`. `cut()` drops every connection and
-    refuses new ones, as a dead server does; `restore()` accepts again, same port."""
+    refuses new ones, as a dead server does; `stall()` takes connections and
+    bytes and answers nothing, as a hung one does; `restore()` serves again,
+    on the same port."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -17,9 +20,16 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._stalled = threading.Event()
         self.restore()
 
+    def stall(self) -> None:
+        self._stalled.set()
+
     def restore(self) -> None:
+        self._stalled.clear()
+        if self._listener is not None:
+            return  # stalled, not cut: forwarding again is enough
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -43,6 +53,10 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # cut
+            if self._stalled.is_set():
+                with self._lock:
+                    self._connections.append(client)  # held open, never answered
+                continue
             try:
                 server = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -52,13 +66,16 @@ class TcpProxy:
             with self._lock:
                 self._connections += [client, server]
             for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+                threading.Thread(
+                    target=_pump, args=(source, sink, self._stalled), daemon=True
+                ).start()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(source: socket.socket, sink: socket.socket, stalled: threading.Event) -> None:
     try:
         while data := source.recv(65536):
-            sink.sendall(data)
+            if not stalled.is_set():  # while stalled, what is sent is lost
+                sink.sendall(data)
     except OSError:
         pass
     finally:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from support import encode, jpeg, noise, originals, stored_files, upload
+from support import died_a_day_ago, encode, jpeg, noise, originals, stored_files, upload
 
 from image_repo import maintenance
 
@@ -43,10 +42,6 @@ def quarantined(storage_dir) -> list:
     return [
         p for p in stored_files(storage_dir) if p.relative_to(storage_dir).parts[0] == "lost+found"
     ]
-
-
-def long_ago() -> str:
-    return (datetime.now(UTC) - timedelta(days=1)).replace(tzinfo=None).isoformat(sep=" ")
 
 
 def test_a_consistent_store_is_clean(client, fsck):
@@ -182,17 +177,9 @@ def test_recovery_finishes_an_interrupted_store_and_an_interrupted_delete(
     half_deleted = upload(client, jpeg(seed=2)).get_json()
     # A store whose process died after the files, before the record...
     query("DELETE FROM images WHERE id = :id", id=abandoned["id"])
-    query(
-        "UPDATE pictures SET state = 'storing', state_since = :t WHERE sha512 = :sha",
-        t=long_ago(),
-        sha=abandoned["sha512"],
-    )
+    died_a_day_ago(query, abandoned["sha512"], "storing")
     # ...and a delete whose process died before it removed the original.
-    query(
-        "UPDATE pictures SET state = 'deleting', state_since = :t WHERE sha512 = :sha",
-        t=long_ago(),
-        sha=half_deleted["sha512"],
-    )
+    died_a_day_ago(query, half_deleted["sha512"], "deleting")
 
     with app.app_context():
         findings = maintenance.recover()

@@ -11,8 +11,11 @@ from image_repo.storage import NotStored, StorageError, open_storage
 KEY = "originals/ab/cd/abcd.png"
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "s3"])
 def store(request, tmp_path):
+    """Each backend in turn: a folder, and a bucket on a real S3 server."""
+    if request.param == "s3":
+        return open_storage(request.getfixturevalue("s3_bucket").location)
     return open_storage(str(tmp_path / "store"))
 
 

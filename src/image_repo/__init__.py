@@ -58,7 +58,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    app.extensions["image_repo.storage"] = open_storage(app.config["FILE_STORAGE_LOCATION"])
+    app.extensions["image_repo.storage"] = open_storage(
+        app.config["FILE_STORAGE_LOCATION"], app.config
+    )
     app.extensions["image_repo.scratch"] = Scratch(Path(app.config["INSTANCE_PATH"]) / "scratch")
     if app.config["CHECK_REPOSITORY"]:
         _check_repository(app)

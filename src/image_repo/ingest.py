@@ -24,7 +24,7 @@ from .maintenance import wait_for_picture
 from .models import Image, Picture, User, db
 from .pictures import STORED, Claim, PictureBusy
 from .scratch import Received
-from .storage import Storage
+from .storage import Storage, StorageError
 from .stores import current_scratch, current_storage, remove_files
 
 MAX_NAME_LENGTH = 255
@@ -175,9 +175,14 @@ def _write_files(
 def abandon_store(storage: Storage, held: Claim, original_key: str) -> None:
     """Undo a store that failed: its files, then its row. Best effort: what
     cannot be undone now (the store or the database is down) is left to
-    recovery, which finds the row's claim expired."""
+    recovery, with the claim expired at once when the store is the trouble,
+    so that the same picture can be uploaded again as soon as it is back."""
     try:
-        remove_files(storage, held.sha512, original_key)
+        try:
+            remove_files(storage, held.sha512, original_key)
+        except StorageError:
+            pictures.hand_to_recovery(held)
+            raise
         pictures.release(held, back_to=None)
     except Exception as error:  # noqa: BLE001 - the original error is the one to report
         current_app.logger.warning("store of %s not undone yet: %s", held.sha512[:16], error)

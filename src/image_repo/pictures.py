@@ -147,6 +147,24 @@ def release(held: Claim, *, back_to: str | None) -> None:
         raise
 
 
+def hand_to_recovery(held: Claim) -> None:
+    """Give up a claim whose files cannot be cleaned up now (the store is
+    down): the row stays, its lease already run out, so that the next request
+    for the picture, or recovery, finishes the clean-up at once instead of
+    waiting out the lease."""
+    try:
+        db.session.execute(
+            update(Picture)
+            .where(Picture.id == held.picture_id, Picture.claim == held.token)
+            .values(state_since=utcnow() - lease() - timedelta(seconds=1)),
+            execution_options={"synchronize_session": False},
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
 def other_records(picture: Picture, image_id: int) -> int:
     return db.session.scalar(
         select(func.count())

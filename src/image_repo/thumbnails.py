@@ -7,6 +7,7 @@ mode) and cached.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -71,8 +72,12 @@ def at_ingest(picture: PillowImage.Image, sha512: str, orientation: int | None) 
 
 @dataclass(frozen=True)
 class Thumbnail:
+    """A thumbnail in storage under `key`; `data` when this request made it,
+    `stream` when it was asked to open a stored one."""
+
     key: str
-    data: bytes | None  # the bytes, when made by this request; None: it is in storage
+    data: bytes | None = None
+    stream: BinaryIO | None = None
 
 
 def from_original(
@@ -83,8 +88,12 @@ def from_original(
         return at_ingest(picture, sha512, orientation)
 
 
-def get(storage: Storage, image: ServedImage, size: int, name: str) -> Thumbnail:
-    """The thumbnail, from storage, or made from the original now and kept.
+def get(
+    storage: Storage, image: ServedImage, size: int, name: str, *, open_stored: bool
+) -> Thumbnail:
+    """The thumbnail, from storage (opened, with `open_stored`: one request to
+    the store, not one to look and one to read), or made from the original now
+    and kept.
 
     Keeping it is best effort: a store that does not take writes still gets
     the picture served from memory. A thumbnail written while the picture's
@@ -94,8 +103,11 @@ def get(storage: Storage, image: ServedImage, size: int, name: str) -> Thumbnail
     Raises NotStored when the original is gone.
     """
     thumbnail_key = key(image.sha512, size, name)
-    if storage.stat(thumbnail_key) is not None:
-        return Thumbnail(thumbnail_key, None)
+    if open_stored:
+        with contextlib.suppress(NotStored):
+            return Thumbnail(thumbnail_key, stream=storage.open(thumbnail_key))
+    elif storage.stat(thumbnail_key) is not None:
+        return Thumbnail(thumbnail_key)
     with (
         storage.open(image.storage_key) as original,
         PillowImage.open(original, formats=[imaging.pillow_format(image.format)]) as picture,
@@ -108,4 +120,4 @@ def get(storage: Storage, image: ServedImage, size: int, name: str) -> Thumbnail
             raise NotStored(image.storage_key)
     except StorageError as error:
         logger.warning("thumbnail %s not kept: %s", thumbnail_key, error)
-    return Thumbnail(thumbnail_key, data)
+    return Thumbnail(thumbnail_key, data=data)

@@ -16,6 +16,16 @@ from ..storage import NotStored
 from ..stores import current_storage
 
 
+def not_modified(etag: str, last_modified: datetime) -> Response | None:
+    """A 304 when the client's copy is current (no need to touch the store)."""
+    if is_resource_modified(request.environ, etag=etag, last_modified=last_modified):
+        return None
+    response = current_app.response_class(status=304)
+    response.set_etag(etag)
+    response.last_modified = last_modified
+    return response
+
+
 def send_object(
     key: str,
     *,
@@ -23,20 +33,22 @@ def send_object(
     etag: str,
     last_modified: datetime,
     made: bytes | None = None,
+    stream: BinaryIO | None = None,
     content_disposition: str | None = None,
 ) -> Response:
-    """The object under `key` (or `made`, bytes not in the store) as an answer.
+    """The object under `key` as an answer: from `stream` when the caller has
+    opened it, from `made` when the bytes are not (yet) in the store.
 
     A conditional request that matches is answered 304 without touching the
     store. Raises NotStored when the object is gone.
     """
-    if not is_resource_modified(request.environ, etag=etag, last_modified=last_modified):
-        response = current_app.response_class(status=304)
-        response.set_etag(etag)
-        response.last_modified = last_modified
-        return response
+    unchanged = not_modified(etag, last_modified)
+    if unchanged is not None:
+        if stream is not None:
+            stream.close()
+        return unchanged
     storage = current_storage()
-    offload = current_app.config["FILE_OFFLOAD"] if made is None else ""
+    offload = current_app.config["FILE_OFFLOAD"] if made is None and stream is None else ""
     if offload == "redirect":
         link = storage.link(key, mime_type=mimetype, content_disposition=content_disposition)
         if link is not None:
@@ -44,17 +56,15 @@ def send_object(
             response.headers["Cache-Control"] = "private, no-store"
             return response
     if offload in ("x-sendfile", "x-accel-redirect"):
-        stream: BinaryIO = io.BytesIO()
-        found = storage.stat(key)
-        if found is None:
+        if storage.stat(key) is None:
             raise NotStored(key)
-        size = found.size
+        body: BinaryIO = io.BytesIO()
+    elif made is not None:
+        body = io.BytesIO(made)
     else:
-        stream = io.BytesIO(made) if made is not None else storage.open(key)
-        size = stream.seek(0, io.SEEK_END)
-        stream.seek(0)
+        body = stream if stream is not None else storage.open(key)
     response = send_file(
-        stream, mimetype=mimetype, conditional=False, etag=False, last_modified=last_modified
+        body, mimetype=mimetype, conditional=False, etag=False, last_modified=last_modified
     )
     response.set_etag(etag)
     if content_disposition is not None:
@@ -67,5 +77,7 @@ def send_object(
         else:
             response.headers["X-Sendfile"] = str(storage.local_path(key))
         return response
+    size = body.seek(0, io.SEEK_END)
+    body.seek(0)
     response.content_length = size
     return response.make_conditional(request.environ, accept_ranges=True, complete_length=size)

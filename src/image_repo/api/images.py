@@ -21,7 +21,7 @@ from ..stores import current_storage
 from . import rate_limit
 from .auth import auth, current_user, public_read, writer
 from .errors import problem_for
-from .files import send_object
+from .files import not_modified, send_object
 from .schemas import (
     Base64QuerySchema,
     Base64Schema,
@@ -229,15 +229,22 @@ def thumbnail(image_id: int, query: dict) -> Response:
     """
     image = serving.find(image_id)
     name = query.get("format") or _negotiated_format(image)
-    with _stored_file(image):  # a delete may take the file between these two lines
-        made = thumbnails.get(current_storage(), image, query["size"], name)
-        response = send_object(
-            made.key,
-            made=made.data,
-            mimetype=imaging.THUMBNAIL_FORMATS[name][1],
-            etag=f"{image.sha512[:40]}-{query['size']}-{name}",
-            last_modified=image.uploaded_at,
-        )
+    etag = f"{image.sha512[:40]}-{query['size']}-{name}"
+    response = not_modified(etag, image.uploaded_at)
+    if response is None:
+        with _stored_file(image):  # a delete may take the file between these two lines
+            streamed = not current_app.config["FILE_OFFLOAD"]
+            made = thumbnails.get(
+                current_storage(), image, query["size"], name, open_stored=streamed
+            )
+            response = send_object(
+                made.key,
+                made=made.data,
+                stream=made.stream,
+                mimetype=imaging.THUMBNAIL_FORMATS[name][1],
+                etag=etag,
+                last_modified=image.uploaded_at,
+            )
     # Plain strings: the header objects' parsers cost more than the rest here.
     audience = "public" if current_app.config["PUBLIC_READ"] else "private"
     response.headers["Cache-Control"] = f"{audience}, max-age={THUMBNAIL_MAX_AGE}, immutable"
@@ -270,8 +277,12 @@ def as_base64(image_id: int, query: dict) -> dict:
     with _stored_file(image):
         if "thumbnail" in query:
             name = query.get("format") or thumbnails.fallback_format(image.has_alpha)
-            made = thumbnails.get(storage, image, query["thumbnail"], name)
-            data = made.data if made.data is not None else storage.read(made.key)
+            made = thumbnails.get(storage, image, query["thumbnail"], name, open_stored=True)
+            if made.stream is not None:
+                with made.stream:
+                    data = made.stream.read()
+            else:
+                data = made.data
             mime_type = imaging.THUMBNAIL_FORMATS[name][1]
         else:
             data = storage.read(image.storage_key)

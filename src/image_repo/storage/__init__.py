@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .base import (
     Link,
     NotStored,
@@ -24,12 +27,13 @@ __all__ = [
 ]
 
 
-def open_storage(location: str) -> Storage:
-    """The backend for `location`. Opening writes nothing."""
+def open_storage(location: str, config: Mapping[str, Any] | None = None) -> Storage:
+    """The backend for `location`, with the app's settings for it (`config`:
+    S3_* and LINK_EXPIRES for a bucket). Opening writes nothing."""
     if location.startswith("s3://"):
-        from .s3 import S3Storage
+        from .s3 import S3Settings, S3Storage
 
-        return S3Storage.from_url(location)
+        return S3Storage.from_url(location, S3Settings.from_config(config or {}))
     from .local import LocalStorage
 
     return LocalStorage(location)
