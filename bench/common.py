@@ -74,17 +74,18 @@ def free_port() -> int:
 
 
 class Server:
-    """A gunicorn serving `app` on 127.0.0.1, with the production settings of
-    gunicorn.conf.py (workers, threads, allocator) unless `config` says otherwise."""
+    """The server `make run` starts, serving on 127.0.0.1 with the production
+    settings of gunicorn.conf.py (workers, threads, allocator) unless `config`
+    says otherwise; or any other server `command` ("{port}" in it is the port)."""
 
     def __init__(
         self,
         env: dict[str, str],
         *,
         config: Path = ROOT / "gunicorn.conf.py",
-        app: str | None = None,
         workers: int = 2,
         threads: int = 4,
+        command: list[str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -95,9 +96,8 @@ class Server:
             "WEB_CONCURRENCY": str(workers),
             "GUNICORN_THREADS": str(threads),
         }
-        self.command = [str(BIN / "gunicorn"), "--config", str(config), "--access-logfile", "-"]
-        if app:
-            self.command.append(app)
+        command = command or [str(BIN / "gunicorn"), "--config", str(config)]
+        self.command = [part.format(port=self.port) for part in command]
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
