@@ -14,7 +14,7 @@ from sqlalchemy import event
 from config import Config, engine_options, normalise_database_url
 
 from . import cli, generation, imaging
-from .api import generate, health, images, rate_limit, tokens
+from .api import bodies, generate, health, images, rate_limit, tokens
 from .api.errors import PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
 from .models import db
@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
 
     app.schema_name_resolver = _schema_name
     register_error_handlers(app)
+    bodies.init_app(app)
     app.register_blueprint(images.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(generate.bp)

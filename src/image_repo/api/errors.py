@@ -23,7 +23,9 @@ from ..storage import StorageError
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
 
+# The nearest class of a rejection decides (see rejection_status).
 REJECTION_STATUS: dict[type[ImageRejected], int] = {
+    ImageRejected: 422,
     EmptyFile: 400,
     ImageTooLarge: 413,
     UnsupportedFormat: 415,
@@ -60,7 +62,7 @@ class Problem:
 def problem_for(error: Exception) -> Problem | None:
     """The problem a known failure means for the client, or None if unknown."""
     if isinstance(error, ImageRejected):
-        return Problem(REJECTION_STATUS[type(error)], f"Rejected: {error}.")
+        return Problem(rejection_status(error), f"Rejected: {error}.")
     if isinstance(error, StorageError):
         return Problem(507, f"The image could not be stored: {error}. Nothing was kept.")
     if isinstance(error, DATABASE_DOWN):
@@ -75,6 +77,12 @@ def problem_for(error: Exception) -> Problem | None:
     if isinstance(error, RunnerUnavailable):
         return Problem(503, str(error), headers={"Retry-After": RETRY_AFTER_SECONDS})
     return None
+
+
+def rejection_status(error: ImageRejected) -> int:
+    """The status of the nearest class in the table: a subclass of a rejection
+    is answered as its parent is."""
+    return next(REJECTION_STATUS[kind] for kind in type(error).__mro__ if kind in REJECTION_STATUS)
 
 
 def register_error_handlers(app: APIFlask) -> None:
