@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from config import Config, engine_options, normalise_database_url
 
-from . import cli, generation, imaging
+from . import cli, generation, imaging, token_use
 from .api import bodies, generate, health, images, rate_limit, tokens
 from .api.errors import PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     storage.init()
     app.extensions["image_repo.storage"] = storage
     generation.init_app(app)
+    token_use.init_app(app)
     rate_limit.init_app(app)
 
     app.schema_name_resolver = _schema_name

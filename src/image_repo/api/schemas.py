@@ -309,12 +309,28 @@ class TokenSchema(Schema):
     id = Integer()
     name = String()
     created_at = DateTime()
-    last_used_at = DateTime(allow_none=True)
+    last_used_at = DateTime(
+        allow_none=True,
+        metadata={"description": "Kept to the minute, best effort: it may lag behind."},
+    )
     revoked_at = DateTime(allow_none=True)
+    expires_at = DateTime(allow_none=True, metadata={"description": "null: until revoked."})
 
 
 class TokenInSchema(Schema):
-    name = String(required=True, metadata={"example": "laptop"})
+    name = String(
+        required=True,
+        metadata={"example": "laptop", "description": "1 to 100 characters, no control codes."},
+    )
+    expires_at = UTCMoment(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "When it stops working (ISO 8601); none: until revoked."},
+    )
+
+
+class RevokedSchema(Schema):
+    revoked = Integer(metadata={"description": "How many tokens were revoked."})
 
 
 class NewTokenSchema(TokenSchema):
