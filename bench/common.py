@@ -157,7 +157,12 @@ def bearer(env: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {env['BENCH_TOKEN']}"}
 
 
-def wrk(
+def wrk(url: str, **options) -> float:
+    """Requests per second that wrk measured (see wrk_latency)."""
+    return wrk_latency(url, **options)[0]
+
+
+def wrk_latency(
     url: str,
     *,
     seconds: int = 5,
@@ -165,8 +170,9 @@ def wrk(
     script: Path | None = None,
     headers: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
-) -> float:
-    """Requests per second that wrk measured; any failed request is an error.
+) -> tuple[float, float]:
+    """Requests per second that wrk measured, and its 99th percentile of
+    latency in seconds; any failed request is an error.
 
     Every request comes on a connection of its own, as from a proxy in front
     of gunicorn: a keep-alive connection stays with the worker that accepted
@@ -192,4 +198,10 @@ def wrk(
     )
     if failed or (errors and any(int(n) for n in errors.groups())):
         raise RuntimeError(f"wrk saw failures:\n{output}")
-    return total / seconds
+    number, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE).groups()
+    return total / seconds, float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+
+
+def thumbnail_file(storage: Path, sha512: str, size: int, extension: str = "jpg") -> Path:
+    """Where the service keeps a thumbnail it has made (deleted: the next request makes it)."""
+    return storage / "thumbnails" / sha512[:2] / sha512[2:4] / f"{sha512}-{size}.{extension}"
