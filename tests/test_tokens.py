@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from conftest import authenticated
 from support import assert_problem, jpeg, upload
 
@@ -135,3 +138,23 @@ def test_the_cli_list_never_prints_raw_control_characters(app, client, query):
     assert "evil" in listed
     assert "\x1b" not in listed and "\x07" not in listed and "\u202e" not in listed
     assert "\\x1b" in listed
+
+
+def test_concurrent_creations_cannot_pass_the_cap(live_server, token, query):
+    server = live_server(MAX_TOKENS_PER_USER="5", WEB_CONCURRENCY="2")
+    start = threading.Barrier(16)
+
+    def create(n: int) -> int:
+        start.wait()
+        return requests.post(
+            f"{server.url}/tokens",
+            json={"name": f"racer-{n}"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        ).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = sorted(pool.map(create, range(16)))
+
+    assert statuses == [201] * 4 + [409] * 12  # alice's "default" is the fifth
+    assert query("SELECT COUNT(*) FROM api_tokens") == [(5,)]
