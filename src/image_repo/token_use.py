@@ -21,10 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from .models import ApiToken, db
 
 log = logging.getLogger(__name__)
+# A writer with nothing to write for this long ends.
+IDLE_SECONDS = 60.0
 
 
 class TokenUse:
-    """Notes of token uses, written by a daemon thread started on the first note."""
+    """Notes of token uses, written by a daemon thread that runs while there
+    are notes (and a minute after the last)."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -36,19 +39,21 @@ class TokenUse:
     def note(self, token_id: int, when: datetime) -> None:
         with self.lock:
             self.noted[token_id] = when
-            if self.writer is None or not self.writer.is_alive():
-                self.writer = threading.Thread(
-                    target=self._write_forever, name="token-use", daemon=True
-                )
+            if self.writer is None or not self.writer.is_alive():  # none yet, or forked
+                self.writer = threading.Thread(target=self._write_noted, name="token-use")
+                self.writer.daemon = True
                 self.writer.start()
         self.wake.set()
 
-    def _write_forever(self) -> None:
+    def _write_noted(self) -> None:
         while True:
-            self.wake.wait()
-            self.wake.clear()
+            self.wake.wait(IDLE_SECONDS)
             with self.lock:
                 noted, self.noted = self.noted, {}
+                self.wake.clear()
+                if not noted:  # idle: a later note starts another thread
+                    self.writer = None
+                    return
             self._write(noted)
 
     def _write(self, noted: dict[int, datetime]) -> None:
