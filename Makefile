@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
+# thumbor, the benchmarks' peer, pins an older Pillow: it gets a venv of its own.
+THUMBOR_VENV ?= .venv-thumbor
+THUMBOR_STAMP := $(THUMBOR_VENV)/.installed
 
 .PHONY: install install-test install-bench run worker test screenshots bench lint format clean
 
@@ -22,10 +25,15 @@ $(TEST_STAMP): $(RUNTIME_STAMP) requirements-test.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
-install-bench: $(BENCH_STAMP)
+install-bench: $(BENCH_STAMP) $(THUMBOR_STAMP)
 
 $(BENCH_STAMP): $(TEST_STAMP) requirements-bench.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+$(THUMBOR_STAMP): requirements-thumbor.txt
+	test -x $(THUMBOR_VENV)/bin/python || $(PYTHON) -m venv $(THUMBOR_VENV)
+	$(THUMBOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-thumbor.txt
 	touch $@
 
 run: install
@@ -63,4 +71,4 @@ format: install-test
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(THUMBOR_VENV) .pytest_cache .ruff_cache

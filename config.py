@@ -117,6 +117,8 @@ class Config:
         # Uploads (and deletes of ownerless images) without a token: for a
         # private, single-user install only.
         self.ALLOW_ANONYMOUS_UPLOAD = _bool(env, "ALLOW_ANONYMOUS_UPLOAD", False)
+        # Live (not revoked, not expired) API tokens one user may hold.
+        self.MAX_TOKENS_PER_USER = _int(env, "MAX_TOKENS_PER_USER", 100)
         self.MIGRATIONS_DIRECTORY = str(BASE_DIR / "migrations")
         # Who sends the bytes of files: "" this app; behind a proxy that sends
         # files itself, headers only: "x-sendfile" (Apache, lighttpd) or

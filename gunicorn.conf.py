@@ -1,4 +1,9 @@
-"""Gunicorn settings for `make run`; each can be overridden from the environment."""
+"""Gunicorn settings for `make run`; each can be overridden from the environment.
+
+gunicorn runs the master (startup recovery, worker processes, restarts); each
+worker serves with waitress (see image_repo.web_worker), which buffers whole
+requests and sends answers on its event loop, so slow clients hold no thread.
+"""
 
 import os
 
@@ -11,9 +16,9 @@ if os.environ.get("KEEP_BIG_BLOCKS", "true").lower() in ("1", "true", "yes", "on
 wsgi_app = "image_repo:create_app()"
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "image_repo.web_worker.WaitressWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
-accesslog = "-"
 # The control socket's default path is shared by every gunicorn of this user:
 # several servers on one machine (tests, two checkouts) would fight over it.
 control_socket_disable = True

@@ -74,17 +74,18 @@ def free_port() -> int:
 
 
 class Server:
-    """A gunicorn serving `app` on 127.0.0.1, with the production settings of
-    gunicorn.conf.py (workers, threads, allocator) unless `config` says otherwise."""
+    """The server `make run` starts, serving on 127.0.0.1 with the production
+    settings of gunicorn.conf.py (workers, threads, allocator) unless `config`
+    says otherwise; or any other server `command` ("{port}" in it is the port)."""
 
     def __init__(
         self,
         env: dict[str, str],
         *,
         config: Path = ROOT / "gunicorn.conf.py",
-        app: str | None = None,
         workers: int = 2,
         threads: int = 4,
+        command: list[str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -95,9 +96,8 @@ class Server:
             "WEB_CONCURRENCY": str(workers),
             "GUNICORN_THREADS": str(threads),
         }
-        self.command = [str(BIN / "gunicorn"), "--config", str(config), "--access-logfile", "-"]
-        if app:
-            self.command.append(app)
+        command = command or [str(BIN / "gunicorn"), "--config", str(config)]
+        self.command = [part.format(port=self.port) for part in command]
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
@@ -159,7 +159,12 @@ def bearer(env: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {env['BENCH_TOKEN']}"}
 
 
-def wrk(
+def wrk(url: str, **options) -> float:
+    """Requests per second that wrk measured (see wrk_latency)."""
+    return wrk_latency(url, **options)[0]
+
+
+def wrk_latency(
     url: str,
     *,
     seconds: int = 5,
@@ -167,8 +172,9 @@ def wrk(
     script: Path | None = None,
     headers: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
-) -> float:
-    """Requests per second that wrk measured; any failed request is an error.
+) -> tuple[float, float]:
+    """Requests per second that wrk measured, and its 99th percentile of
+    latency in seconds; any failed request is an error.
 
     Every request comes on a connection of its own, as from a proxy in front
     of gunicorn: a keep-alive connection stays with the worker that accepted
@@ -194,4 +200,10 @@ def wrk(
     )
     if failed or (errors and any(int(n) for n in errors.groups())):
         raise RuntimeError(f"wrk saw failures:\n{output}")
-    return total / seconds
+    number, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE).groups()
+    return total / seconds, float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+
+
+def thumbnail_file(storage: Path, sha512: str, size: int, extension: str = "jpg") -> Path:
+    """Where the service keeps a thumbnail it has made (deleted: the next request makes it)."""
+    return storage / "thumbnails" / sha512[:2] / sha512[2:4] / f"{sha512}-{size}.{extension}"

@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import requests
-from common import Row, Server, app_env, bearer, camera_jpeg, median_seconds, ms
+from common import (
+    Row,
+    Server,
+    app_env,
+    bearer,
+    camera_jpeg,
+    median_seconds,
+    ms,
+    thumbnail_file,
+)
 from PIL import Image
 
 ROUNDS = 9
@@ -38,8 +47,7 @@ def measure(folder: Path) -> list[Row]:
         record = session.post(
             f"{server.url}/image/upload", files={"image": ("camera.jpg", photo.read_bytes())}
         ).json()
-        sha = record["sha512"]
-        cached = storage / "thumbnails" / sha[:2] / sha[2:4] / f"{sha}-{SIZE}.jpg"
+        cached = thumbnail_file(storage, record["sha512"], SIZE)
         url = f"{server.url}/image/{record['id']}/thumbnail?size={SIZE}&format=jpeg"
         session.get(url)  # warm both workers' code paths up
 

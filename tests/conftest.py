@@ -207,7 +207,8 @@ def make_client(make_app, token):
 
 
 class LiveServer:
-    """A real gunicorn process serving the app on 127.0.0.1."""
+    """The server `make run` starts (gunicorn.conf.py: gunicorn with waitress
+    workers), serving the app on 127.0.0.1."""
 
     def __init__(self, database_url: str, storage: Path, log: Path, env: dict[str, str]) -> None:
         self.storage = storage

@@ -6,6 +6,11 @@ list, then download, details, thumbnail, base64 or delete of those images).
 Every answer must be no 5xx and match the spec: a documented status code,
 content type, headers and body schema.
 
+Schemathesis draws what the spec allows and a little past it; the last test
+searches what it never draws: calendar extremes, lone surrogates, control
+characters and bytes that are not UTF-8, and deep nesting, in every parameter,
+every JSON field, whole bodies and upload file names.
+
 The suite draws the same examples on every run (Hypothesis' derandomize), so
 that it passes or fails for the code, not for the draw. To search further,
 FUZZ_RANDOM=1 draws new ones each run, e.g.
@@ -15,10 +20,14 @@ FUZZ_RANDOM=1 draws new ones each run, e.g.
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
 import shutil
 import tempfile
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote, quote_from_bytes
 
 import pytest
 import schemathesis
@@ -33,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy import text
-from support import jpeg, png
+from support import PROBLEM_JSON, jpeg, png
 
 from image_repo import accounts, create_app
 from image_repo.models import db
@@ -53,18 +62,26 @@ CHECKS = [
 STARTING_PICTURES = {"photo.jpg": jpeg(seed=1), "cut-out.png": png(seed=2, mode="RGBA")}
 
 
-def _operations() -> list[str]:
-    """Every operation in the spec, e.g. "GET /image/{image_id}" (no database needed)."""
+def _spec() -> dict:
+    """The OpenAPI spec (no database needed)."""
     with tempfile.TemporaryDirectory() as storage:
         app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "FILE_STORAGE_LOCATION": storage})
-        spec = app.spec
-    return [f"{method.upper()} {path}" for path, item in spec["paths"].items() for method in item]
+        return app.spec
+
+
+SPEC = _spec()
+
+
+def _operations() -> list[str]:
+    """Every operation in the spec, e.g. "GET /image/{image_id}"."""
+    return [f"{method.upper()} {path}" for path, item in SPEC["paths"].items() for method in item]
 
 
 @pytest.fixture
 def app(make_app):
-    """The rate limit would turn generated POSTs into 429s part way through."""
-    return make_app(GENERATION_RATE_LIMIT="1000000/minute")
+    """The rate limit would turn generated POSTs into 429s part way through,
+    and the token cap every request past the hundredth (each gets a token)."""
+    return make_app(GENERATION_RATE_LIMIT="1000000/minute", MAX_TOKENS_PER_USER=1_000_000)
 
 
 @pytest.fixture
@@ -143,3 +160,145 @@ def test_sequences_of_calls_match_the_spec(app, api, fresh_token, storage_dir):
             suppress_health_check=list(HealthCheck),
         )
     )
+
+
+# What schemathesis never draws. Hypothesis' text leaves out surrogates, its
+# dates stay in the middle of the calendar, and a spec's strings never nest.
+OFFSETS = [timezone(timedelta(hours=hours)) for hours in (-14, -12, -1, 0, 1, 12, 14)]
+CALENDAR_EDGES = st.one_of(
+    st.datetimes(max_value=datetime(1, 1, 2), timezones=st.sampled_from(OFFSETS)),
+    st.datetimes(min_value=datetime(9999, 12, 30), timezones=st.sampled_from(OFFSETS)),
+    st.datetimes(max_value=datetime(1, 1, 2)),
+    st.datetimes(min_value=datetime(9999, 12, 30)),
+).map(datetime.isoformat)
+ODD_TEXT = st.text(
+    st.one_of(
+        st.characters(categories=["Cs"]),  # lone surrogates
+        st.characters(categories=["Cc", "Cf", "Zl", "Zp"]),  # controls, NUL, bidi marks
+        st.characters(),
+    ),
+    min_size=1,
+    max_size=20,
+)
+DEPTHS = st.sampled_from([2, 100, 999, 1450, 5000, 100_000])
+NESTED = DEPTHS.map(lambda depth: "[" * depth + "]" * depth)
+HOSTILE_TEXT = st.one_of(
+    CALENDAR_EDGES,
+    ODD_TEXT,
+    NESTED,
+    NESTED.map(lambda text: base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")),
+    st.sampled_from(["NaN", "-Infinity", "1e999", str(2**63), "-0", "\x00"]),
+)
+# Bytes as they come in a URL: anything percent-encoded, UTF-8 or not.
+URL_BYTES = st.one_of(
+    HOSTILE_TEXT.map(lambda text: quote(text.encode("utf-8", "surrogatepass"), safe="")),
+    st.binary(min_size=1, max_size=12).map(lambda data: quote_from_bytes(data, safe="")),
+)
+# JSON text for a field's value (or a whole body): escapes, deep nesting, odd numbers.
+JSON_VALUES = st.one_of(
+    HOSTILE_TEXT.map(json.dumps),
+    NESTED,
+    DEPTHS.map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
+    st.sampled_from(["NaN", "-Infinity", "1e999", str(10**30), "null", "true", "[]", "{}"]),
+)
+
+
+def _hostile_requests() -> st.SearchStrategy[dict]:
+    """One request per draw: an operation of the spec with one input made hostile."""
+    choices = []
+    for path, item in SPEC["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                choices.append(_with_parameter(method, path, parameter))
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                choices.append(_with_json_field(method, path, content["application/json"]))
+            if "multipart/form-data" in content:
+                choices.append(_with_upload_name(method, path))
+    return st.one_of(choices)
+
+
+def _with_parameter(method: str, path: str, parameter: dict) -> st.SearchStrategy[dict]:
+    def build(value: str) -> dict:
+        if parameter["in"] == "path":
+            url = path.replace("{" + parameter["name"] + "}", value)
+        else:
+            url = f"{path.replace('{image_id}', '1').replace('{token_id}', '1')}"
+            url = url.replace("{job_id}", "0" * 32) + f"?{parameter['name']}={value}"
+        return {"method": method, "path": url}
+
+    return URL_BYTES.map(build)
+
+
+def _with_json_field(method: str, path: str, content: dict) -> st.SearchStrategy[dict]:
+    name = content["schema"]["$ref"].rsplit("/", 1)[1]
+    schema = SPEC["components"]["schemas"][name]
+    required = {field: "x" for field in schema.get("required", [])}
+
+    def build(field: str, value: str) -> dict:
+        others = ", ".join(
+            f"{json.dumps(k)}: {json.dumps(v)}" for k, v in required.items() if k != field
+        )
+        body = "{" + ", ".join(filter(None, [f"{json.dumps(field)}: {value}", others])) + "}"
+        return {"method": method, "path": path, "data": body, "content_type": "application/json"}
+
+    fields = st.sampled_from(sorted(schema["properties"])) | ODD_TEXT
+    whole_bodies = JSON_VALUES.map(
+        lambda body: {
+            "method": method,
+            "path": path,
+            "data": body,
+            "content_type": "application/json",
+        }
+    )
+    return st.builds(build, fields, JSON_VALUES) | whole_bodies
+
+
+def _with_upload_name(method: str, path: str) -> st.SearchStrategy[dict]:
+    def build(name: bytes) -> dict:
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="image"; filename="'
+            + name
+            + b'"\r\nContent-Type: image/jpeg\r\n\r\n'
+            + STARTING_PICTURES["photo.jpg"]
+            + b"\r\n--b--\r\n"
+        )
+        return {
+            "method": method,
+            "path": path,
+            "data": body,
+            "content_type": "multipart/form-data; boundary=b",
+        }
+
+    names = st.one_of(
+        HOSTILE_TEXT.map(lambda text: text.encode("utf-8", "surrogatepass")),
+        st.binary(min_size=1, max_size=30),
+    ).map(lambda name: name.replace(b'"', b"").replace(b"\r", b"").replace(b"\n", b""))
+    return names.map(build)
+
+
+def test_hostile_inputs_are_never_a_server_error(app, api, fresh_token):
+    """Every operation, one input at a time made hostile: a 2xx or 4xx, and
+    every 4xx a problem+json (the spec checks above cover the rest)."""
+    client = app.test_client()
+
+    @given(request=_hostile_requests())
+    @settings(
+        max_examples=EXAMPLES * 4,
+        derandomize=FIXED_DRAW,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def answer_is_not_a_server_error(request: dict) -> None:
+        request = dict(request)
+        response = client.open(
+            request.pop("path"),
+            method=request.pop("method").upper(),
+            headers=fresh_token(),
+            **request,
+        )
+        assert response.status_code < 500, (request, response.get_data(as_text=True))
+        if response.status_code >= 400:
+            assert response.mimetype == PROBLEM_JSON, response.get_data(as_text=True)
+
+    answer_is_not_a_server_error()

@@ -14,8 +14,8 @@ from sqlalchemy import event
 
 from config import Config, engine_options, normalise_database_url
 
-from . import cli, generation, imaging, repository, web
-from .api import generate, health, images, rate_limit, tokens
+from . import cli, generation, imaging, repository, token_use, web
+from .api import bodies, generate, health, images, rate_limit, tokens
 from .api.errors import DATABASE_DOWN, PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
 from .models import SQLITE_BUSY_TIMEOUT_MS, db
@@ -65,10 +65,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     if app.config["CHECK_REPOSITORY"]:
         _check_repository(app)
     generation.init_app(app)
+    token_use.init_app(app)
     rate_limit.init_app(app)
 
     app.schema_name_resolver = _schema_name
     register_error_handlers(app)
+    bodies.init_app(app)
     app.register_blueprint(images.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(generate.bp)

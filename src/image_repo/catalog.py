@@ -145,7 +145,7 @@ def _decode(cursor: str, sort: str) -> tuple[Any, int]:
     try:
         payload = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, value, image_id = json.loads(payload)
-    except (binascii.Error, ValueError, TypeError) as error:
+    except (binascii.Error, ValueError, TypeError, RecursionError) as error:
         raise InvalidCursor("not a cursor from this service") from error
     if cursor_sort != sort:
         raise InvalidCursor(f"this cursor belongs to sort={cursor_sort}, not sort={sort}")
@@ -168,6 +168,6 @@ def _typed(order: Sort, value: Any) -> Any:
                 return moment.astimezone(UTC)
             if moment.tzinfo is None:
                 return moment
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: outside the calendar in UTC
         pass
     raise InvalidCursor("not a cursor from this service")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -11,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from . import accounts, fsck, imaging, ingest, thumbnail_rebuild
-from .models import ApiToken, User, db
+from .models import ApiToken, User, db, utcnow
 from .storage import NotStored
 
 users = AppGroup("users", help="Users who upload and own images.")
@@ -62,17 +63,32 @@ def list_users() -> None:
 @tokens.command("create")
 @click.argument("user_name")
 @click.option("--name", "token_name", default="cli", show_default=True, help="A label.")
-def create_token(user_name: str, token_name: str) -> None:
+@click.option(
+    "--expires-at",
+    metavar="WHEN",
+    help="When it stops working: an ISO 8601 date or moment (UTC unless it has an offset).",
+)
+def create_token(user_name: str, token_name: str, expires_at: str | None) -> None:
     """Make another token for USER_NAME and print it (shown once)."""
     user = accounts.find_user(user_name)
     if user is None:
         _fail(f"there is no user named {user_name!r}")
     try:
-        token, secret = accounts.create_token(user, token_name)
+        token, secret = accounts.create_token(
+            user, token_name, expires_at=_moment(expires_at) if expires_at else None
+        )
     except accounts.AccountError as error:
         _fail(str(error))
     click.echo(f"Token {token.id} for {user.name!r}, shown only this once:", err=True)
     click.echo(secret)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"--expires-at: {text!r} is not an ISO 8601 date or moment")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @tokens.command("list")
@@ -82,11 +98,29 @@ def list_tokens(user_name: str | None) -> None:
     query = select(ApiToken).join(ApiToken.user).order_by(ApiToken.id)
     if user_name:
         query = query.where(User.name == user_name.strip().lower())
-    click.echo(f"{'id':>4}  {'user':<16} {'name':<16} {'last used (UTC)':<17} state")
+    click.echo(
+        f"{'id':>4}  {'user':<16} {'name':<16} {'last used (UTC)':<17} {'expires (UTC)':<17} state"
+    )
+    now = utcnow()
     for token in db.session.scalars(query):
         used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
-        state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
-        click.echo(f"{token.id:>4}  {token.user.name:<16} {token.name:<16} {used:<17} {state}")
+        expires = f"{token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "never"
+        if token.revoked_at:
+            state = f"revoked {token.revoked_at:%Y-%m-%d}"
+        elif token.expires_at and token.expires_at <= now:
+            state = "expired"
+        else:
+            state = "active"
+        name = printable(token.name)
+        click.echo(
+            f"{token.id:>4}  {token.user.name:<16} {name:<16} {used:<17} {expires:<17} {state}"
+        )
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on (escape codes,
+    bidi marks, line breaks) written as its Python escape instead."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 @tokens.command("revoke")
@@ -97,7 +131,18 @@ def revoke_token(token_id: int) -> None:
     if token is None:
         _fail(f"there is no token with id {token_id}")
     accounts.revoke_token(token)
-    click.echo(f"Revoked token {token_id} ({token.name!r} of {token.user.name!r}).")
+    click.echo(f"Revoked token {token_id} ({printable(token.name)!r} of {token.user.name!r}).")
+
+
+@tokens.command("revoke-all")
+@click.argument("user_name")
+def revoke_all_tokens(user_name: str) -> None:
+    """Revoke every token of USER_NAME: they all stop working at once."""
+    user = accounts.find_user(user_name)
+    if user is None:
+        _fail(f"there is no user named {user_name!r}")
+    revoked = accounts.revoke_all(user)
+    click.echo(f"Revoked {revoked} token(s) of {user.name!r}.")
 
 
 @images.command("fsck")

@@ -11,10 +11,10 @@ from functools import wraps
 from typing import NoReturn
 
 from apiflask import HTTPError, HTTPTokenAuth, abort
-from flask import current_app, request
+from flask import current_app, g, request
 
 from .. import accounts
-from ..models import User
+from ..models import ApiToken, User
 
 REALM = "image-repo"
 NEEDS_TOKEN = "This request needs an API token: send `Authorization: Bearer <token>`."  # noqa: S105
@@ -27,7 +27,9 @@ auth = HTTPTokenAuth(
 
 @auth.verify_token
 def verify_token(secret: str) -> User | None:
-    return accounts.authenticate(secret)
+    token = accounts.authenticate(secret)
+    g.api_token = token
+    return token.user if token else None
 
 
 @auth.error_processor
@@ -55,6 +57,11 @@ def _needs_token() -> NoReturn:
 
 def current_user() -> User | None:
     return auth.current_user
+
+
+def current_token() -> ApiToken | None:
+    """The token this request came with, once it has been checked."""
+    return g.get("api_token")
 
 
 def _required_unless(setting: str) -> Callable:

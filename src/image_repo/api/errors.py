@@ -17,6 +17,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from ..accounts import TokenNotFound
 from ..generation.jobs import InvalidGenerationRequest, JobNotFound, RunnerUnavailable
 from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
 from ..permissions import NotPermitted
@@ -31,7 +32,9 @@ from .rate_limit import RateLimited
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
 
+# The nearest class of a rejection decides (see rejection_status).
 REJECTION_STATUS: dict[type[ImageRejected], int] = {
+    ImageRejected: 422,
     EmptyFile: 400,
     ImageTooLarge: 413,
     UnsupportedFormat: 415,
@@ -70,7 +73,7 @@ class Problem:
 def problem_for(error: Exception) -> Problem | None:
     """The problem a known failure means for the client, or None if unknown."""
     if isinstance(error, ImageRejected):
-        return Problem(REJECTION_STATUS[type(error)], f"Rejected: {str(error).rstrip('.')}.")
+        return Problem(rejection_status(error), f"Rejected: {str(error).rstrip('.')}.")
     if isinstance(error, StorageWriteError):
         return Problem(
             507,
@@ -85,7 +88,7 @@ def problem_for(error: Exception) -> Problem | None:
         )
     if isinstance(error, PictureBusy):
         return Problem(503, f"{error}.", headers={"Retry-After": RETRY_AFTER_SECONDS})
-    if isinstance(error, ImageNotFound | JobNotFound):
+    if isinstance(error, ImageNotFound | JobNotFound | TokenNotFound):
         return Problem(404, str(error))
     if isinstance(error, NotPermitted):
         if error.needs_token:
@@ -109,6 +112,12 @@ def problem_for(error: Exception) -> Problem | None:
     if isinstance(error, RunnerUnavailable):
         return Problem(503, str(error), headers={"Retry-After": RETRY_AFTER_SECONDS})
     return None
+
+
+def rejection_status(error: ImageRejected) -> int:
+    """The status of the nearest class in the table: a subclass of a rejection
+    is answered as its parent is."""
+    return next(REJECTION_STATUS[kind] for kind in type(error).__mro__ if kind in REJECTION_STATUS)
 
 
 def register_error_handlers(app: APIFlask) -> None:
@@ -152,6 +161,7 @@ def register_error_handlers(app: APIFlask) -> None:
         PictureBusy,
         ImageNotFound,
         JobNotFound,
+        TokenNotFound,
         NotPermitted,
         RepositoryMismatch,
         RateLimited,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
-from apiflask import Schema
+from apiflask import Schema as BaseSchema
 from apiflask.fields import (
     AwareDateTime,
     Boolean,
@@ -24,7 +26,7 @@ from apiflask.fields import (
 )
 from apiflask.validators import Length, OneOf, Range
 from flask import url_for
-from marshmallow import pre_load
+from marshmallow import ValidationError, pre_load
 
 from .. import catalog, exif, imaging, thumbnails
 from ..generation import provenance
@@ -33,6 +35,51 @@ from ..generation.prompts import prompt_manager
 from ..models import MAX_INTEGER, MAX_PROMPT_LENGTH, Image
 
 NULLABLE_STRING = {"type": ["string", "null"]}
+NOT_UNICODE = "Not Unicode text: it holds a lone surrogate (an unpaired \\uD800-\\uDFFF escape)."
+
+
+class Schema(BaseSchema):
+    """Every schema here. Input text must be Unicode that UTF-8 can carry: JSON's
+    `\\ud800` escapes make strings no database column takes."""
+
+    @pre_load
+    def refuse_lone_surrogates(self, data: Any, **_kwargs) -> Any:
+        if isinstance(data, Mapping):
+            wrong = {
+                key: [NOT_UNICODE]
+                for key in data
+                if not _encodable(key) or not _encodable(data[key])
+            }
+            if wrong:
+                raise ValidationError(wrong)
+        return data
+
+
+def _encodable(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+    elif isinstance(value, list | tuple):
+        return all(_encodable(item) for item in value)
+    return True
+
+
+class UTCMoment(AwareDateTime):
+    """An ISO 8601 moment (UTC unless it has an offset), converted to UTC; one
+    that UTC cannot hold (year 1 east of Greenwich, year 9999 west of it) is
+    invalid rather than an overflow later."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as error:
+            raise ValidationError("This moment is outside the calendar once in UTC.") from error
 
 
 class FormatName(String):
@@ -215,10 +262,10 @@ class ListQuerySchema(Schema):
     name = String(
         validate=Length(1, 255), metadata={"description": "Part of the original file name."}
     )
-    uploaded_after = AwareDateTime(
-        default_timezone=UTC, metadata={"description": "Inclusive; UTC unless an offset is given."}
+    uploaded_after = UTCMoment(
+        metadata={"description": "Inclusive; UTC unless an offset is given."}
     )
-    uploaded_before = AwareDateTime(default_timezone=UTC, metadata={"description": "Exclusive."})
+    uploaded_before = UTCMoment(metadata={"description": "Exclusive."})
     taken_after = NaiveDateTime(
         metadata={"description": "Inclusive; the camera's local time, without an offset."}
     )
@@ -310,12 +357,28 @@ class TokenSchema(Schema):
     id = Integer()
     name = String()
     created_at = DateTime()
-    last_used_at = DateTime(allow_none=True)
+    last_used_at = DateTime(
+        allow_none=True,
+        metadata={"description": "Kept to the minute, best effort: it may lag behind."},
+    )
     revoked_at = DateTime(allow_none=True)
+    expires_at = DateTime(allow_none=True, metadata={"description": "null: until revoked."})
 
 
 class TokenInSchema(Schema):
-    name = String(required=True, metadata={"example": "laptop"})
+    name = String(
+        required=True,
+        metadata={"example": "laptop", "description": "1 to 100 characters, no control codes."},
+    )
+    expires_at = UTCMoment(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "When it stops working (ISO 8601); none: until revoked."},
+    )
+
+
+class RevokedSchema(Schema):
+    revoked = Integer(metadata={"description": "How many tokens were revoked."})
 
 
 class NewTokenSchema(TokenSchema):

@@ -1,14 +1,13 @@
-"""`/tokens`: a user's own API tokens: list, create (shown once), revoke."""
+"""`/tokens`: a user's own API tokens: list, create (shown once), revoke one or all."""
 
 from __future__ import annotations
 
 from apiflask import APIBlueprint, abort
-from sqlalchemy import select
 
 from .. import accounts
-from ..models import MAX_INTEGER, ApiToken, db
-from .auth import auth, current_user
-from .schemas import NewTokenSchema, TokenInSchema, TokenSchema
+from ..models import ApiToken
+from .auth import auth, current_token, current_user
+from .schemas import NewTokenSchema, RevokedSchema, TokenInSchema, TokenSchema
 
 bp = APIBlueprint("tokens", __name__, url_prefix="/tokens", tag="Tokens")
 
@@ -21,32 +20,41 @@ def list_tokens() -> list[ApiToken]:
 
     Names and dates only; a token's secret is shown once, when it is made.
     """
-    return db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == current_user().id).order_by(ApiToken.id)
-    ).all()
+    return accounts.tokens_of(current_user())
 
 
 @bp.post("")
 @bp.auth_required(auth)
 @bp.input(TokenInSchema, arg_name="body")
 @bp.output(NewTokenSchema, status_code=201)
+@bp.doc(responses={409: "You already hold MAX_TOKENS_PER_USER live tokens."})
 def create_token(body: dict) -> dict:
     """Make a token
 
     The answer carries the new secret in `token`; it is not shown again.
+    With `expires_at`, the token stops working then.
     """
     try:
-        token, secret = accounts.create_token(current_user(), body["name"])
+        token, secret = accounts.create_token(
+            current_user(), body["name"], expires_at=body["expires_at"]
+        )
+    except accounts.TooManyTokens as error:
+        abort(409, f"{error}.")
     except accounts.AccountError as error:
         abort(422, str(error))
-    return {
-        "id": token.id,
-        "name": token.name,
-        "created_at": token.created_at,
-        "last_used_at": token.last_used_at,
-        "revoked_at": token.revoked_at,
-        "token": secret,
-    }
+    return {"token": secret, **{field: getattr(token, field) for field in TokenSchema().fields}}
+
+
+@bp.delete("")
+@bp.auth_required(auth)
+@bp.output(RevokedSchema, description="Every other token of yours is revoked.")
+def revoke_all_tokens() -> dict:
+    """Revoke all your other tokens
+
+    Every token of yours but the one this request carries stops working at
+    once: what to do when one may have leaked.
+    """
+    return {"revoked": accounts.revoke_all(current_user(), keep=current_token())}
 
 
 @bp.delete("/<int:token_id>")
@@ -58,9 +66,5 @@ def revoke_token(token_id: int) -> tuple[str, int]:
 
     Your own tokens; an admin may revoke anyone's.
     """
-    user = current_user()
-    token = db.session.get(ApiToken, token_id) if token_id <= MAX_INTEGER else None
-    if token is None or not (user.is_admin or token.user_id == user.id):
-        abort(404, f"You have no token with id {token_id}.")
-    accounts.revoke_token(token)
+    accounts.revoke_token_of(current_user(), token_id)
     return "", 204

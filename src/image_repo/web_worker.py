@@ -1,0 +1,90 @@
+"""A gunicorn worker class that serves with waitress: slow clients cost no thread.
+
+gunicorn's gthread worker gives a connection to a thread as soon as it is
+readable; the thread then reads the headers and body and writes the answer at
+the client's pace. Twenty clients sending a byte every few seconds, or never
+reading a large answer, hold every thread of every worker and the server stops
+answering anyone.
+
+waitress reads requests on one event loop and hands a request to its thread
+pool only once it is complete (bodies past `inbuf_overflow` wait in a temp
+file), and the loop sends the answers (files straight from disk): a thread
+only ever runs the application. gunicorn keeps what it does well: one master
+that runs the startup hooks once, forks WEB_CONCURRENCY worker processes on
+one listening socket (every core decodes pictures), restarts any that dies or
+stops checking in within `timeout`, and stops them all on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from gunicorn.workers.base import Worker
+from waitress import wasyncore
+from waitress.server import create_server
+
+# Seconds the event loop waits for sockets before it checks in with the master.
+POLL_SECONDS = 1.0
+# Open connections per worker (slow or idle ones included) before it stops
+# accepting; each costs a file descriptor and a little memory, no thread.
+CONNECTION_LIMIT = 500
+# Past MAX_CONTENT_LENGTH, the bytes waitress still takes so that the app
+# answers an oversized body itself.
+BODY_SLACK = 1 << 20
+MAX_HEADER_BYTES = 64 * 1024
+
+
+class WaitressWorker(Worker):
+    """`worker_class = "image_repo.web_worker.WaitressWorker"` in gunicorn.conf.py;
+    `threads` (GUNICORN_THREADS) sizes each worker's pool."""
+
+    def run(self) -> None:
+        server = create_server(
+            self.wsgi,
+            sockets=[listener.sock for listener in self.sockets],
+            threads=self.cfg.threads,
+            **waitress_settings(self.wsgi.config.get("MAX_CONTENT_LENGTH")),
+        )
+        sockets = server._map  # waitress keeps its channels in this dict
+        checked_in = 0.0
+        while self.alive and self.ppid == os.getppid():
+            wasyncore.poll2(POLL_SECONDS, sockets)
+            now = time.monotonic()
+            if now - checked_in >= POLL_SECONDS:
+                self.notify()
+                checked_in = now
+        self._finish(server, sockets)
+
+    def _finish(self, server, sockets: dict) -> None:
+        """Stop accepting; let the answers under way go out (within
+        graceful_timeout), closing each connection once it has nothing to do."""
+        server.close()
+        deadline = time.monotonic() + self.cfg.graceful_timeout
+        while time.monotonic() < deadline:
+            open_channels = [c for c in sockets.values() if hasattr(c, "requests")]
+            if not open_channels:
+                break
+            for channel in open_channels:
+                if not channel.requests:
+                    channel.close_when_flushed = True
+            wasyncore.poll2(0.1, sockets)
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+
+
+def waitress_settings(max_content_length: int | None) -> dict:
+    """What waitress would otherwise decide differently from the app.
+
+    Bodies up to MAX_CONTENT_LENGTH (and a little more, so that the app itself
+    answers the 413, in problem+json) are buffered; each worker holds up to
+    CONNECTION_LIMIT connections, idle or slow, before it stops accepting.
+    """
+    settings = {
+        "ident": "image-repo",
+        "connection_limit": CONNECTION_LIMIT,
+        "max_request_header_size": MAX_HEADER_BYTES,
+        "asyncore_use_poll": True,
+    }
+    if max_content_length:
+        settings["max_request_body_size"] = max_content_length + BODY_SLACK
+    return settings
