@@ -81,7 +81,11 @@ def _operations() -> list[str]:
 def app(make_app):
     """The rate limit would turn generated POSTs into 429s part way through,
     and the token cap every request past the hundredth (each gets a token)."""
-    return make_app(GENERATION_RATE_LIMIT="1000000/minute", MAX_TOKENS_PER_USER=1_000_000)
+    return make_app(
+        GENERATION_RATE_LIMIT="1000000/minute",
+        UPLOAD_RATE_LIMIT="1000000/minute",
+        MAX_TOKENS_PER_USER=1_000_000,
+    )
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ def test_browsing_shows_every_picture_newest_first_and_scrolling_loads_more(
     srcset = first.get_attribute("srcset")
     assert f"/image/{uploaded[-1]}/thumbnail?size=64 64w" in srcset  # never enlarged: one 64w
     phone_visit.wait_until_shown(first)
-    assert thumbnails and set(thumbnails) == {"image/webp"}  # Chromium asks for WebP
+    assert thumbnails and set(thumbnails) == {"image/avif"}  # Chromium takes AVIF
     link = page.locator("#grid .card a").first
     assert link.get_attribute("href") == f"/view/{uploaded[-1]}"
 
