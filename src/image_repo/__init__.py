@@ -13,8 +13,8 @@ from sqlalchemy import event
 
 from config import Config, engine_options, normalise_database_url
 
-from . import cli, generation, imaging
-from .api import generate, health, images, rate_limit, tokens
+from . import cli, generation, imaging, observability, webhooks
+from .api import generate, health, images, metrics, rate_limit, tokens
 from .api.errors import PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
 from .models import db
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
 
     imaging.configure(app.config["MAX_IMAGE_PIXELS"])
     db.init_app(app)
+    observability.init_app(app)  # first: request ids and timing wrap everything below
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIRECTORY"])
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     storage.init()
     app.extensions["image_repo.storage"] = storage
     generation.init_app(app)
+    webhooks.init_app(app)
     rate_limit.init_app(app)
 
     app.schema_name_resolver = _schema_name
@@ -65,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app.register_blueprint(tokens.bp)
     app.register_blueprint(generate.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     cli.register(app)
     app.after_request(_nosniff)
     app.spec_processor(_finish_spec)

@@ -17,8 +17,9 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import exif, imaging, thumbnails
+from . import events, exif, imaging, thumbnails
 from .models import Image, User, db, original_prefix
+from .observability import metrics
 from .storage import LocalStorage, TempFile
 
 MAX_NAME_LENGTH = 255
@@ -34,6 +35,7 @@ def current_storage() -> LocalStorage:
     return current_app.extensions["image_repo.storage"]
 
 
+@metrics.observed_ingest
 def ingest(
     stream: BinaryIO, original_name: str | None, *, owner: User | None, source: str = "upload"
 ) -> IngestResult:
@@ -112,6 +114,7 @@ def _store(
                 db.session.rollback()
                 remove_files(storage, image.sha512)
                 raise
+    events.image_created(image)
     return IngestResult(image, created=True)
 
 
@@ -132,6 +135,7 @@ def delete(image: Image) -> bool:
         db.session.commit()
         if deleted:
             remove_files(storage, sha512)
+            events.image_deleted(image_id, sha512)
     return bool(deleted)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image as PillowImage
 
 from . import imaging
+from .observability import metrics
 from .serving import ServedImage
 from .storage import LocalStorage
 
@@ -54,8 +55,11 @@ def path(storage: LocalStorage, image: ServedImage, size: int, name: str) -> Pat
     """
     thumbnail_key = key(image.sha512, size, name)
     cached = storage.path(thumbnail_key)
-    if not cached.is_file():
+    hit = cached.is_file()
+    metrics.thumbnail_cache(hit)
+    if not hit:
         with (
+            metrics.THUMBNAIL_SECONDS.time(),
             storage.open(image.storage_key) as original,
             PillowImage.open(original, formats=[image.format]) as picture,
         ):

@@ -15,6 +15,7 @@ from flask import current_app, request
 
 from .. import accounts
 from ..models import Image, User
+from ..observability import request_id
 
 REALM = "image-repo"
 NEEDS_TOKEN = "This request needs an API token: send `Authorization: Bearer <token>`."  # noqa: S105
@@ -27,7 +28,9 @@ auth = HTTPTokenAuth(
 
 @auth.verify_token
 def verify_token(secret: str) -> User | None:
-    return accounts.authenticate(secret)
+    user = accounts.authenticate(secret)
+    request_id.note_user(user.name if user else None)  # for the request's log lines
+    return user
 
 
 @auth.error_processor

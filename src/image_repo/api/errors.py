@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..generation.jobs import InvalidGenerationRequest, RunnerUnavailable
 from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
+from ..observability import metrics, request_id
 from ..storage import StorageError
 
 PROBLEM_JSON = "application/problem+json"
@@ -41,13 +42,17 @@ class Problem:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
-        return {
+        body = {
             "type": "about:blank",
             "title": HTTPStatus(self.status).phrase,
             "status": self.status,
             "detail": self.detail,
             **self.extra,
         }
+        # The answer's X-Request-ID: what to quote when asking why.
+        if rid := request_id.current():
+            body["request_id"] = rid
+        return body
 
     def response(self) -> Response:
         response = current_app.response_class(
@@ -62,6 +67,7 @@ def problem_for(error: Exception) -> Problem | None:
     if isinstance(error, ImageRejected):
         return Problem(REJECTION_STATUS[type(error)], f"Rejected: {error}.")
     if isinstance(error, StorageError):
+        metrics.storage_error("request")
         return Problem(507, f"The image could not be stored: {error}. Nothing was kept.")
     if isinstance(error, DATABASE_DOWN):
         return Problem(
