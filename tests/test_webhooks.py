@@ -79,9 +79,12 @@ def test_a_wrong_secret_fails_verification(make_client, receiver):
         Webhook("whsec_" + "A" * 32).verify(receiver.received[0].body, receiver.received[0].headers)
 
 
-def test_job_success_is_told_with_the_job(make_client, receiver):
+def test_job_success_is_told_with_the_job(make_client, receiver, query):
     client = make_client(**hooked(receiver))
-    job = ended_job(client, generate(client, prompt="a lighthouse").headers["Location"])
+    submitted = client.post(
+        "/image/generate", json={"prompt": "a lighthouse"}, headers={"X-Request-ID": "job-7"}
+    )
+    job = ended_job(client, submitted.headers["Location"])
     assert job["status"] == "succeeded"
     events = {event["type"]: event for event in receiver.events(2)}
     assert set(events) == {"image.created", "job.succeeded"}
@@ -90,6 +93,11 @@ def test_job_success_is_told_with_the_job(make_client, receiver):
     assert events["job.succeeded"]["data"]["url"] == f"/image/jobs/{job['id']}"
     assert events["image.created"]["data"]["source"] == "generated"
     assert events["image.created"]["data"]["url"] == f"/image/{job['image_id']}"
+    # Both were caused by the request that submitted the job.
+    assert sorted(query("SELECT event_type, request_id FROM webhook_deliveries")) == [
+        ("image.created", "job-7"),
+        ("job.succeeded", "job-7"),
+    ]
 
 
 def test_job_failure_is_told_with_its_error(make_client, receiver, fake_gemini):

@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
 def _begin() -> None:
     g.request_started = perf_counter()
     sent = request.headers.get(request_id.HEADER)
-    request_id.begin(request_id.choose(sent), request.method, request.path)
+    g.request_facts = request_id.begin(request_id.choose(sent), request.method, request.path)
 
 
 def _finish(response: Response) -> Response:
@@ -41,4 +41,6 @@ def _finish(response: Response) -> Response:
 
 
 def _end(_error: BaseException | None) -> None:
-    request_id.end()
+    # Only a request `_begin` saw: a context pushed to build URLs ends here too.
+    if token := g.pop("request_facts", None):
+        request_id.end(token)

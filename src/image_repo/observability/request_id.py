@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 HEADER = "X-Request-ID"
@@ -48,12 +48,13 @@ def current() -> str | None:
     return found.request_id if found else None
 
 
-def begin(request_id: str, method: str | None = None, path: str | None = None) -> None:
-    _current.set(RequestFacts(request_id, method, path))
+def begin(request_id: str, method: str, path: str) -> Token:
+    """Facts of the request this thread now serves; `end` with the token."""
+    return _current.set(RequestFacts(request_id, method, path))
 
 
-def end() -> None:
-    _current.set(None)
+def end(token: Token) -> None:
+    _current.reset(token)
 
 
 def note_user(name: str | None) -> None:
