@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from fake_gemini import API_KEY, image
 from prometheus_client.parser import text_string_to_metric_families
-from support import assert_problem, ended_job, generate, jpeg, upload
+from support import assert_problem, ended_job, generate, jpeg, png, upload
 
 from image_repo import create_app
 
@@ -278,3 +279,26 @@ def test_metrics_behind_a_token(make_app):
 
 def test_metrics_are_not_in_the_openapi_spec(anonymous):
     assert "/metrics" not in anonymous.get("/openapi.json").get_json()["paths"]
+
+
+def test_the_oldest_queued_job_is_timed_from_the_database(make_client, fake_gemini):
+    slow = image(png(seed=21))
+    slow.delay = 1.5
+    fake_gemini.script(slow)
+    client = make_client(
+        GENERATION_THREADS=1,
+        GEMINI_API_KEY=API_KEY,
+        GEMINI_BASE_URL=fake_gemini.url,
+        GENERATION_BACKEND="gemini",
+    )
+    assert value(metrics_text(client), "image_repo_oldest_queued_job_seconds") == 0
+    running = generate(client, prompt="the first").headers["Location"]
+    waiting = generate(client, prompt="the second").headers["Location"]  # one thread: it waits
+    time.sleep(0.5)
+    text = metrics_text(client)
+    assert value(text, "image_repo_jobs", state="queued") == 1
+    assert value(text, "image_repo_jobs", state="running") == 1
+    assert 0.4 < value(text, "image_repo_oldest_queued_job_seconds") < 3
+    ended_job(client, running)
+    ended_job(client, waiting)
+    assert value(metrics_text(client), "image_repo_oldest_queued_job_seconds") == 0

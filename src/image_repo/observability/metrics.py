@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..imaging import ImageRejected
-from ..models import GenerationJob, db
+from ..models import GenerationJob, db, utcnow
 
 if TYPE_CHECKING:
     from ..ingest import IngestResult
@@ -191,19 +191,29 @@ def _bytes_read(stream: Any) -> int:
 
 
 class JobStates(Collector):
-    """How many generation jobs are in each state, counted in the database at
-    scrape time: right whatever process or Celery worker runs them."""
+    """Generation jobs in each state, and how long the oldest queued one has
+    waited, from the database at scrape time: right whatever process or
+    Celery worker runs them."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("image_repo_jobs", "Generation jobs by state.", labels=["state"])
+        states = GaugeMetricFamily("image_repo_jobs", "Generation jobs by state.", labels=["state"])
         counts = dict(
             db.session.execute(
                 select(GenerationJob.status, func.count()).group_by(GenerationJob.status)
             ).all()
         )
         for state in JOB_STATES:
-            family.add_metric([state], counts.get(state, 0))
-        yield family
+            states.add_metric([state], counts.get(state, 0))
+        yield states
+        oldest = db.session.scalar(
+            select(func.min(GenerationJob.created_at)).where(GenerationJob.status == "queued")
+        )
+        waited = (utcnow() - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "image_repo_oldest_queued_job_seconds",
+            "How long the oldest job still queued has waited (0: none is).",
+            value=waited,
+        )
 
 
 _database_gauges = CollectorRegistry(auto_describe=False)
