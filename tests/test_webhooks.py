@@ -258,3 +258,5 @@ def test_webhook_settings_are_checked_at_start(tmp_path):
         create_app({**base, "WEBHOOK_URLS": ["http://127.0.0.1:9/"], "WEBHOOK_SECRET": "whsec_!!"})
     with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
         create_app({**base, "WEBHOOK_URLS": ["http://127.0.0.1:9/"]})
+    with pytest.raises(ValueError, match="ftp://example"):
+        create_app({**base, "WEBHOOK_URLS": ["ftp://example.com/"], "WEBHOOK_SECRET": SECRET})

@@ -14,6 +14,7 @@ import binascii
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from standardwebhooks import Webhook
@@ -32,6 +33,10 @@ def init_app(app: Flask) -> None:
     config = app.config
     if not config["WEBHOOK_URLS"]:
         return
+    for url in config["WEBHOOK_URLS"]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"WEBHOOK_URLS: {url!r} is not an http:// or https:// URL")
     secret = config["WEBHOOK_SECRET"] or ""
     try:
         if not secret.startswith("whsec_"):
