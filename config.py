@@ -18,6 +18,7 @@ DEFAULT_INSTANCE_DIR = BASE_DIR / "instance"
 DEFAULT_ALLOWED_FORMATS = "JPEG,PNG,GIF,WEBP,TIFF,BMP,AVIF,HEIF"
 FILE_OFFLOAD_MODES = ("", "x-sendfile", "x-accel-redirect", "redirect")
 S3_ADDRESSING_STYLES = ("auto", "path", "virtual")
+LOG_FORMATS = ("text", "json")
 
 N = TypeVar("N", int, float)
 
@@ -161,6 +162,7 @@ class Config:
         self.CHECK_REPOSITORY = _bool(env, "CHECK_REPOSITORY", True)
         self.X_ACCEL_PREFIX = "/" + (env.get("X_ACCEL_PREFIX") or "/_stored/").strip("/") + "/"
         self._generation(env)
+        self._operations(env)
 
     def _generation(self, env: Mapping[str, str]) -> None:
         """Image generation: backends, job runner, waiting and rate limits."""
@@ -198,3 +200,28 @@ class Config:
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or (
             broker if broker.startswith(("redis://", "rediss://")) else "memory://"
         )
+
+    def _operations(self, env: Mapping[str, str]) -> None:
+        """Metrics, logs and webhooks."""
+        # GET /metrics in the Prometheus text format; with METRICS_TOKEN set it
+        # answers only `Authorization: Bearer <METRICS_TOKEN>` (a secret).
+        self.METRICS_ENABLED = _bool(env, "METRICS_ENABLED", True)
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        # "text" (one readable line per event) or "json" (one JSON object per line).
+        self.LOG_FORMAT = (env.get("LOG_FORMAT") or "text").strip().lower()
+        if self.LOG_FORMAT not in LOG_FORMATS:
+            raise ValueError(f"LOG_FORMAT must be text or json, got {self.LOG_FORMAT!r}")
+        self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+        # Standard Webhooks: every URL gets every event, signed with the secret.
+        self.WEBHOOK_URLS = [
+            url.strip() for url in (env.get("WEBHOOK_URLS") or "").split(",") if url.strip()
+        ]
+        # A secret: only ever from the environment (checked by image_repo.webhooks).
+        self.WEBHOOK_SECRET = env.get("WEBHOOK_SECRET") or None
+        # Seconds one attempt may take; retries with exponential backoff from
+        # WEBHOOK_RETRY_DELAY seconds, until WEBHOOK_RETRY_FOR seconds have passed.
+        self.WEBHOOK_TIMEOUT = _float(env, "WEBHOOK_TIMEOUT", 10.0)
+        self.WEBHOOK_RETRY_DELAY = _float(env, "WEBHOOK_RETRY_DELAY", 5.0)
+        self.WEBHOOK_RETRY_FOR = _float(env, "WEBHOOK_RETRY_FOR", 3600.0)
+        # Deliveries in flight at once per process (without Celery).
+        self.WEBHOOK_THREADS = _int(env, "WEBHOOK_THREADS", 4)

@@ -6,8 +6,20 @@ requests and sends answers on its event loop, so slow clients hold no thread.
 """
 
 import os
+from pathlib import Path
 
-from image_repo.allocator import keep_big_blocks
+from config import Config
+
+settings = Config()
+# Before image_repo (and so prometheus_client) is imported: every worker counts
+# in its own files there, and /metrics sums them (image_repo.observability.metrics).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(settings.INSTANCE_PATH) / "prometheus"))
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
+from gunicorn.glogging import Logger  # noqa: E402
+
+from image_repo.allocator import keep_big_blocks  # noqa: E402
+from image_repo.observability import logs, metrics  # noqa: E402
 
 # Workers inherit the master's malloc settings when they are forked.
 if os.environ.get("KEEP_BIG_BLOCKS", "true").lower() in ("1", "true", "yes", "on"):
@@ -24,9 +36,28 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 control_socket_disable = True
 
 
+class AppLogger(Logger):
+    """gunicorn's own lines go the app's way (LOG_FORMAT, stderr); its access
+    log is left out: the app logs each request itself, with its id."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        logs.configure(settings.LOG_FORMAT, settings.LOG_LEVEL)
+        self.error_log.handlers.clear()
+        self.error_log.propagate = True
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
+logger_class = AppLogger
+
+
 def on_starting(server):
-    """Before any worker serves: finish what a crash left half-done (temp files,
-    interrupted stores); see image_repo.maintenance.recover."""
+    """Before any worker serves: start the metrics from zero, and finish what a
+    crash left half-done (temp files, interrupted stores); see
+    image_repo.maintenance.recover."""
+    metrics.empty_multiprocess_dir()
     from image_repo import create_app
     from image_repo.maintenance import recover
     from image_repo.models import db

@@ -150,8 +150,10 @@ def make_app(migrated_database: str, storage_dir: Path, instance_dir: Path):
         return app
 
     yield build
-    for app in apps:  # jobs still running would write into the emptied database
+    for app in apps:  # jobs and deliveries still running would write into the emptied database
         app.extensions["image_repo.runner"].shutdown()
+        if "image_repo.webhooks" in app.extensions:
+            app.extensions["image_repo.webhooks"].shutdown()
     for app in apps:
         clean_database(app)
 
@@ -221,6 +223,7 @@ class LiveServer:
             "FILE_STORAGE_LOCATION": str(storage),
             "INSTANCE_PATH": str(log.parent / f"instance-{self.port}"),
             "PORT": str(self.port),
+            "PROMETHEUS_MULTIPROC_DIR": str(log.parent / "prometheus"),
             **env,
         }
         self.process: subprocess.Popen | None = None

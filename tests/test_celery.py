@@ -7,6 +7,7 @@ Each test has a queue of its own on a Redis database of the suite's own
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -22,6 +23,7 @@ import redis
 import requests
 from fake_gemini import API_KEY, image
 from support import PROBLEM_JSON, assert_problem, ended_job, generate, png
+from webhook_receiver import SECRET, Receiver
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,3 +204,38 @@ def test_the_rate_limit_holds_across_processes_through_the_brokers_redis(
     ]
 
     assert statuses == [202] * 10 + [429]
+
+
+def test_a_job_on_a_worker_keeps_its_request_id_and_tells_the_webhooks(
+    celery_worker, broker, make_client
+):
+    receiver = Receiver().start()
+    try:
+        worker = celery_worker(LOG_FORMAT="json", WEBHOOK_URLS=receiver.url, WEBHOOK_SECRET=SECRET)
+        client = make_client(**broker, WEBHOOK_URLS=[receiver.url], WEBHOOK_SECRET=SECRET)
+        submitted = client.post(
+            "/image/generate", json={"prompt": "a ferry"}, headers={"X-Request-ID": "ferry-42"}
+        )
+        job = ended_job(client, submitted.location)
+        assert job["status"] == "succeeded", job
+
+        # Told by the worker, through Celery tasks of its own.
+        events = {event["type"]: event for event in receiver.events(2)}
+        assert set(events) == {"image.created", "job.succeeded"}
+        assert events["job.succeeded"]["data"]["image_id"] == job["image_id"]
+        deadline = time.monotonic() + 10
+        while True:
+            lines = [
+                json.loads(line)
+                for line in worker.log.read_text().splitlines()
+                if line.startswith("{")
+            ]
+            ours = [line for line in lines if line.get("request_id") == "ferry-42"]
+            loggers = {line["logger"] for line in ours}
+            if "image_repo.webhooks.delivery" in loggers or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert any(line.get("job_id") == job["id"] for line in ours), ours
+        assert "image_repo.webhooks.delivery" in loggers, ours
+    finally:
+        receiver.close()

@@ -14,8 +14,8 @@ from sqlalchemy import event
 
 from config import Config, engine_options, normalise_database_url
 
-from . import cli, generation, imaging, repository, token_use, web
-from .api import bodies, generate, health, images, rate_limit, tokens
+from . import cli, generation, imaging, observability, repository, token_use, web, webhooks
+from .api import bodies, generate, health, images, metrics, rate_limit, tokens
 from .api.errors import DATABASE_DOWN, PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
 from .models import SQLITE_BUSY_TIMEOUT_MS, db
@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
 
     imaging.configure(app.config["MAX_IMAGE_PIXELS"])
     db.init_app(app)
+    observability.init_app(app)  # first: request ids and timing wrap everything below
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIRECTORY"])
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         _check_repository(app)
     generation.init_app(app)
     token_use.init_app(app)
+    webhooks.init_app(app)
     rate_limit.init_app(app)
 
     app.schema_name_resolver = _schema_name
@@ -76,10 +78,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app.register_blueprint(generate.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(metrics.bp)
     cli.register(app)
     app.after_request(_nosniff)
     app.spec_processor(_finish_spec)
     return app
+
+
+# What answers before the repository is verified: they say what is down.
+UNCHECKED = {"health.health", "metrics.scrape"}
 
 
 def _check_repository(app: APIFlask) -> None:
@@ -96,7 +103,7 @@ def _check_repository(app: APIFlask) -> None:
 
     @app.before_request
     def verify_first() -> None:
-        if app.extensions.get("image_repo.verified") or request.endpoint == "health.health":
+        if app.extensions.get("image_repo.verified") or request.endpoint in UNCHECKED:
             return
         repository.verify(app.extensions["image_repo.storage"])
         app.extensions["image_repo.verified"] = True

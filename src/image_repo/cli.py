@@ -11,9 +11,10 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from . import accounts, fsck, imaging, ingest, thumbnail_rebuild
+from . import accounts, fsck, imaging, ingest, progress, thumbnail_rebuild
 from .models import ApiToken, User, db, utcnow
 from .storage import NotStored
+from .webhooks import cli as webhooks_cli
 
 users = AppGroup("users", help="Users who upload and own images.")
 tokens = AppGroup("tokens", help="API tokens (only their hashes are stored).")
@@ -24,6 +25,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(tokens)
     app.cli.add_command(images)
+    app.cli.add_command(webhooks_cli.webhooks)
 
 
 def _fail(message: str) -> NoReturn:
@@ -216,22 +218,26 @@ def rebuild_thumbnails() -> None:
 @images.command("import")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--owner", "owner_name", help="The user who will own what is imported.")
-def import_folder(folder: Path, owner_name: str | None) -> None:
-    """Store every image file in FOLDER (and below), as an upload would."""
+@click.option("--quiet", is_flag=True, help="Only the files refused: no progress, no summary.")
+def import_folder(folder: Path, owner_name: str | None, quiet: bool) -> None:
+    """Store every image file in FOLDER (and below), as an upload would.
+
+    Shows progress (a bar on a terminal, a line now and then elsewhere), each
+    file refused and why, and a summary of what was stored.
+    """
     owner = _owner(owner_name)
-    counts = {"stored": 0, "duplicate": 0, "refused": 0}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        try:
-            with path.open("rb") as stream:
-                result = ingest.ingest(stream, path.name, owner=owner)
-        except imaging.ImageRejected as error:
-            counts["refused"] += 1
-            click.echo(f"refused    {path}: {error}")
-            continue
-        outcome = "stored" if result.created else "duplicate"
-        counts[outcome] += 1
-        click.echo(f"{outcome:<10} {path} -> /image/{result.image.id}")
-    click.echo(", ".join(f"{count} {name}" for name, count in counts.items()) + ".")
+    paths = sorted(p for p in folder.rglob("*") if p.is_file())
+    outcomes = ("stored", "duplicate", "refused")
+    with progress.track(len(paths), "import", unit="files", outcomes=outcomes, quiet=quiet) as bar:
+        for path in paths:
+            try:
+                with path.open("rb") as stream:
+                    result = ingest.ingest(stream, path.name, owner=owner)
+            except imaging.ImageRejected as error:
+                bar.write(f"refused {path}: {error}")
+                bar.advance(1, "refused")
+                continue
+            bar.advance(1, "stored" if result.created else "duplicate")
 
 
 def _owner(owner_name: str | None) -> User | None:

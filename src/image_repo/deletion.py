@@ -13,7 +13,7 @@ import time
 
 from flask import current_app
 
-from . import pictures, serving
+from . import events, pictures, serving
 from .maintenance import wait_for_picture
 from .models import Image, User, db
 from .permissions import ensure_may_change
@@ -35,7 +35,7 @@ def delete_image(image_id: int, user: User | None) -> None:
     sha512, original_key = picture.sha512, picture.storage_key
     deadline = time.monotonic() + current_app.config["STORE_WAIT"]
     while True:
-        held, stale = None, False
+        held, stale, shared = None, False, False
         with pictures.locked(sha512) as current:
             record = db.session.get(Image, image_id, populate_existing=True)
             if current is None or record is None:
@@ -44,9 +44,12 @@ def delete_image(image_id: int, user: User | None) -> None:
                 stale = pictures.is_stale(current)
             elif pictures.other_records(current, image_id):
                 db.session.delete(record)
-                return
+                shared = True
             else:
                 held = pictures.claim(current, DELETING)
+        if shared:
+            events.image_deleted(image_id, sha512)
+            return
         if held is not None:
             break
         wait_for_picture(sha512, stale, deadline)
@@ -56,3 +59,4 @@ def delete_image(image_id: int, user: User | None) -> None:
         pictures.release(held, back_to=STORED)
         raise
     pictures.release(held, back_to=None)
+    events.image_deleted(image_id, sha512)

@@ -19,9 +19,10 @@ from typing import BinaryIO
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import exif, imaging, pictures, thumbnails
+from . import events, exif, imaging, pictures, thumbnails
 from .maintenance import wait_for_picture
 from .models import Image, Picture, User, db
+from .observability import metrics
 from .pictures import STORED, Claim, PictureBusy
 from .scratch import Received
 from .storage import Storage, StorageError
@@ -57,6 +58,7 @@ class Upload:
         )
 
 
+@metrics.observed_ingest
 def ingest(
     stream: BinaryIO,
     original_name: str | None,
@@ -77,14 +79,15 @@ def ingest(
     try:
         with current_scratch().receive(stream) as received:
             known = pictures.find_stored_by_file(received.sha256)
-            if known is not None:
-                result = _attach(known, upload)
-                if result is not None:
-                    return result
-            return _decode_and_store(received, upload, budget)
+            result = _attach(known, upload) if known is not None else None
+            if result is None:
+                result = _decode_and_store(received, upload, budget)
     except BaseException:
         db.session.rollback()  # the session stays usable for what comes next
         raise
+    if result.created:
+        events.image_created(result.image)
+    return result
 
 
 def _decode_and_store(

@@ -15,6 +15,7 @@ from typing import BinaryIO
 from PIL import Image as PillowImage
 
 from . import imaging, pictures
+from .observability import metrics
 from .serving import ServedImage
 from .storage import NotStored, Storage, StorageError
 
@@ -105,10 +106,15 @@ def get(
     thumbnail_key = key(image.sha512, size, name)
     if open_stored:
         with contextlib.suppress(NotStored):
-            return Thumbnail(thumbnail_key, stream=storage.open(thumbnail_key))
+            stream = storage.open(thumbnail_key)
+            metrics.thumbnail_cache(hit=True)
+            return Thumbnail(thumbnail_key, stream=stream)
     elif storage.stat(thumbnail_key) is not None:
+        metrics.thumbnail_cache(hit=True)
         return Thumbnail(thumbnail_key)
+    metrics.thumbnail_cache(hit=False)
     with (
+        metrics.THUMBNAIL_SECONDS.time(),
         storage.open(image.storage_key) as original,
         PillowImage.open(original, formats=[imaging.pillow_format(image.format)]) as picture,
     ):
@@ -119,5 +125,6 @@ def get(
             storage.delete(thumbnail_key)
             raise NotStored(image.storage_key)
     except StorageError as error:
+        metrics.storage_error("thumbnail")
         logger.warning("thumbnail %s not kept: %s", thumbnail_key, error)
     return Thumbnail(thumbnail_key, data=data)

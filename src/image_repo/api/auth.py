@@ -15,6 +15,7 @@ from flask import current_app, g, request
 
 from .. import accounts
 from ..models import ApiToken, User
+from ..observability import request_id
 
 REALM = "image-repo"
 NEEDS_TOKEN = "This request needs an API token: send `Authorization: Bearer <token>`."  # noqa: S105
@@ -29,6 +30,7 @@ auth = HTTPTokenAuth(
 def verify_token(secret: str) -> User | None:
     token = accounts.authenticate(secret)
     g.api_token = token
+    request_id.note_user(token.user.name if token else None)  # for the request's log lines
     return token.user if token else None
 
 

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from ..accounts import TokenNotFound
 from ..generation.jobs import InvalidGenerationRequest, JobNotFound, RunnerUnavailable
 from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
+from ..observability import metrics, request_id
 from ..permissions import NotPermitted
 from ..pictures import PictureBusy
 from ..repository import RepositoryMismatch
@@ -52,13 +53,17 @@ class Problem:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
-        return {
+        body = {
             "type": "about:blank",
             "title": HTTPStatus(self.status).phrase,
             "status": self.status,
             "detail": self.detail,
             **self.extra,
         }
+        # The answer's X-Request-ID: what to quote when asking why.
+        if rid := request_id.current():
+            body["request_id"] = rid
+        return body
 
     def response(self) -> Response:
         if wants_html():  # a browser navigating: a page, not JSON
@@ -74,6 +79,8 @@ def problem_for(error: Exception) -> Problem | None:
     """The problem a known failure means for the client, or None if unknown."""
     if isinstance(error, ImageRejected):
         return Problem(rejection_status(error), f"Rejected: {str(error).rstrip('.')}.")
+    if isinstance(error, StorageError):
+        metrics.storage_error("request")
     if isinstance(error, StorageWriteError):
         return Problem(
             507,

@@ -113,6 +113,9 @@ class ProblemSchema(Schema):
         Dict(),
         metadata={"description": "For validation errors: each offending field and why."},
     )
+    request_id = String(
+        metadata={"description": "The answer's `X-Request-ID`: quote it when asking why."}
+    )
 
 
 class ImageSchema(Schema):

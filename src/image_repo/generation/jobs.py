@@ -16,7 +16,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
-from .. import ingest
+from .. import events, ingest
 from ..imaging import ImageRejected
 from ..models import JOB_FINISHED, GenerationJob, User, db, utcnow
 from ..permissions import may_change
@@ -185,6 +185,7 @@ def _finish(job_id: str, **values) -> None:
         .values(finished_at=utcnow(), **values)
     )
     db.session.commit()
+    events.job_finished(job_id)
 
 
 def _stale_after() -> timedelta:

@@ -15,6 +15,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import update
 
 from ..models import GenerationJob, db, utcnow
+from ..observability import request_id
 from . import jobs
 from .background import KeyedLoop
 from .tasks import TASK_NAME
@@ -52,11 +53,11 @@ class ThreadRunner:
     def submit(self, job_id: str) -> None:
         heartbeat: Heartbeat = self.app.extensions["image_repo.heartbeat"]
         heartbeat.hold(job_id)
-        self.pool.submit(self._run, job_id, heartbeat)
+        self.pool.submit(self._run, job_id, heartbeat, request_id.current())
 
-    def _run(self, job_id: str, heartbeat: Heartbeat) -> None:
+    def _run(self, job_id: str, heartbeat: Heartbeat, rid: str | None) -> None:
         try:
-            with self.app.app_context():
+            with self.app.app_context(), request_id.carried(rid):
                 jobs.run_job(job_id)
         except Exception:
             # Only the database failing gets here; a future's exception is
@@ -80,7 +81,12 @@ class CeleryRunner:
 
     def submit(self, job_id: str) -> None:
         try:
-            self.celery.send_task(TASK_NAME, args=(job_id,), task_id=job_id)
+            self.celery.send_task(
+                TASK_NAME,
+                args=(job_id,),
+                kwargs={"request_id": request_id.current()},
+                task_id=job_id,
+            )
         except BrokerError as error:
             raise jobs.RunnerUnavailable(f"The job queue is unavailable: {error}") from error
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from celery import Celery, Task, shared_task
 from flask import Flask
 
+from ..observability.request_id import carried
 from . import jobs
 
 TASK_NAME = "image_repo.generate"
@@ -46,5 +47,7 @@ def celery_init_app(app: Flask) -> Celery:
 
 
 @shared_task(name=TASK_NAME, ignore_result=True)
-def generate(job_id: str) -> None:
-    jobs.run_job(job_id)
+def generate(job_id: str, request_id: str | None = None) -> None:
+    """`request_id`: of the request that submitted the job, for the job's log lines."""
+    with carried(request_id):
+        jobs.run_job(job_id)

@@ -1,0 +1,108 @@
+"""Worker CPU time per request: this checkout against an earlier commit.
+
+    .venv/bin/python bench/cpu_per_request.py 66b91c0 [rounds]
+
+Serves a cached thumbnail and an original from both versions side by side
+(gunicorn, 2 workers, gunicorn.conf.py of each), drives each with wrk in
+turns, and divides the CPU time its workers used by the requests they
+answered. Unlike requests per second, CPU per request hardly moves when the
+machine is busy with other work, so a few percent of added cost shows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import requests
+from common import ROOT, Server, app_env, bearer
+from serving import photo
+
+TICK = os.sysconf("SC_CLK_TCK")
+KINDS = ("thumbnail", "original")
+
+
+def worker_cpu_seconds(server: Server) -> float:
+    total = 0
+    for pid in server.worker_pids():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
+def answered(url: str, seconds: int = 3) -> int:
+    """Requests wrk had answered in `seconds`, each on a connection of its own."""
+    output = subprocess.run(
+        ["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", "Connection: close", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(re.search(r"(\d+) requests in", output).group(1))
+
+
+def main() -> None:
+    revision = sys.argv[1]
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    with tempfile.TemporaryDirectory(prefix="image-repo-cpu-") as folder:
+        folder = Path(folder)
+        earlier = folder / "earlier"
+        earlier.mkdir()
+        archive = subprocess.run(
+            ["git", "archive", revision], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(earlier)], input=archive, check=True)
+        envs = {
+            "earlier": {
+                **app_env(folder / "e"),
+                "PYTHONPATH": f"{earlier / 'src'}:{earlier}",
+            },
+            "this": app_env(folder / "t"),
+        }
+        configs = {"earlier": earlier / "gunicorn.conf.py", "this": ROOT / "gunicorn.conf.py"}
+        with (
+            Server(envs["earlier"], config=configs["earlier"]) as before,
+            Server(envs["this"], config=configs["this"]) as after,
+        ):
+            servers = {"earlier": before, "this": after}
+            urls = {name: files(server, envs[name]) for name, server in servers.items()}
+            cost: dict[tuple[str, str], list[float]] = {
+                (name, kind): [] for name in servers for kind in KINDS
+            }
+            for round_number in range(rounds):
+                order = ("earlier", "this") if round_number % 2 == 0 else ("this", "earlier")
+                for kind in KINDS:
+                    for name in order:
+                        started = worker_cpu_seconds(servers[name])
+                        count = answered(urls[name][kind])
+                        used = worker_cpu_seconds(servers[name]) - started
+                        cost[(name, kind)].append(used / count * 1e6)
+    for kind in KINDS:
+        then = statistics.median(cost[("earlier", kind)])
+        now = statistics.median(cost[("this", kind)])
+        print(
+            f"{kind}: worker CPU per request {then:.0f} us at {revision}, "
+            f"{now:.0f} us now: {now / then:.3f}"
+        )
+
+
+def files(server: Server, env: dict[str, str]) -> dict[str, str]:
+    """URLs of a cached thumbnail and of an original (~200 KB) on `server`."""
+    record = requests.post(
+        f"{server.url}/image/upload",
+        files={"image": ("p.jpg", photo(960, 720, seed=1))},
+        headers=bearer(env),
+        timeout=30,
+    ).json()
+    thumbnail = f"{server.url}/image/{record['id']}/thumbnail"
+    requests.get(thumbnail, timeout=30)
+    return {"thumbnail": thumbnail, "original": f"{server.url}/image/{record['id']}"}
+
+
+if __name__ == "__main__":
+    main()
