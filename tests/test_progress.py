@@ -156,3 +156,34 @@ def test_the_summary_is_printed_when_the_work_fails():
         bar.advance(2, "done")
         raise RuntimeError("disk gone")
     assert out.getvalue().startswith("rebuild: 2 items in ")
+
+
+def test_fsck_on_a_terminal_shows_a_bar_and_in_a_pipe_plain_lines(folder, flask_env):
+    import_in_a_pipe(folder, flask_env, "--owner", "alice")
+    terminal, its_other_end = os.openpty()
+    fcntl.ioctl(its_other_end, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen(
+        flask_command("images", "fsck"),
+        cwd=ROOT,
+        env=flask_env,
+        stdin=its_other_end,
+        stdout=its_other_end,
+        stderr=its_other_end,
+    )
+    os.close(its_other_end)
+    screen = read_all(terminal)
+    assert process.wait(timeout=60) == 0, screen
+    assert "\r" in screen, "the bar is redrawn in place"
+    assert re.search(r"fsck: \d+ checks \[", screen), screen
+    assert "Checked 11 pictures (11 images)" in screen
+
+    piped = subprocess.run(
+        flask_command("images", "fsck", "--quiet"),
+        cwd=ROOT,
+        env=flask_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert (piped.stdout, piped.stderr) == ("", "")  # nothing wrong: cron stays silent

@@ -150,7 +150,8 @@ def revoke_all_tokens(user_name: str) -> None:
 @images.command("fsck")
 @click.option("--repair", is_flag=True, help="Fix what is safe to fix; strays go to lost+found/.")
 @click.option("--skip-hashes", is_flag=True, help="Do not decode every original to check its hash.")
-def fsck_command(repair: bool, skip_hashes: bool) -> None:
+@click.option("--quiet", is_flag=True, help="Only the problems: no progress, no summary (cron).")
+def fsck_command(repair: bool, skip_hashes: bool, quiet: bool) -> None:
     """Check that every record has its file and every file its record.
 
     Reports records whose original is missing, damaged (size, pixel hash) or
@@ -160,9 +161,12 @@ def fsck_command(repair: bool, skip_hashes: bool) -> None:
     store (never deleted), stray thumbnails removed. Exits with status 1 when
     a problem remains.
     """
-    report = fsck.fsck(repair=repair, verify_hashes=not skip_hashes)
+    with progress.track(None, "fsck", unit="checks", quiet=quiet) as bar:
+        report = fsck.fsck(repair=repair, verify_hashes=not skip_hashes, advance=bar.advance)
     for finding in report.findings:
         click.echo(str(finding))
+    if quiet and not report.unrepaired:
+        return
     problems = len(report.findings)
     summary = (
         f"Checked {report.pictures} pictures ({report.images} images) and "
@@ -198,7 +202,10 @@ def restore(key: str, owner_name: str | None) -> None:
 
 
 @images.command("rebuild-thumbnails")
-def rebuild_thumbnails() -> None:
+@click.option(
+    "--quiet", is_flag=True, help="Only the pictures that failed: no progress, no summary."
+)
+def rebuild_thumbnails(quiet: bool) -> None:
     """Make every stored thumbnail again, the way thumbnails are made now.
 
     Each picture's default thumbnail is remade from its original; other sizes
@@ -206,12 +213,12 @@ def rebuild_thumbnails() -> None:
     not touched. Exits with status 1 when some could not be rebuilt.
     """
     pictures = thumbnail_rebuild.stored_pictures()
-    with thumbnail_rebuild.progress(len(pictures), "thumbnails") as step:
-        outcome = thumbnail_rebuild.rebuild_thumbnails(pictures, step)
-    for failure in outcome.failures:
-        click.echo(f"failed: {failure}")
-    click.echo(f"{outcome.rebuilt} rebuilt, {len(outcome.failures)} failed.")
-    if outcome.failures:
+    outcomes = ("rebuilt", "failed")
+    with progress.track(
+        len(pictures), "rebuild-thumbnails", unit="pictures", outcomes=outcomes, quiet=quiet
+    ) as bar:
+        failures = thumbnail_rebuild.rebuild_thumbnails(pictures, bar)
+    if failures:
         raise SystemExit(1)
 
 
