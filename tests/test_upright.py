@@ -99,7 +99,8 @@ def test_the_migration_turns_existing_rows_upright_and_back(scratch_database, tm
         db.session.commit()
 
         def sizes(query: str) -> dict:
-            rows = db.session.execute(text(query))
+            rows = db.session.execute(text(query)).all()
+            db.session.commit()  # no open transaction to hold up the migrations' DDL
             return {orientation: (width, height) for orientation, width, height in rows}
 
         upgrade(revision="0007")
