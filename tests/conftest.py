@@ -56,6 +56,17 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database: {config.getoption('--db')}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of what no database changes (the browser, file names, imaging,
+    slow clients, the storage backends) run in the SQLite pass only."""
+    if config.getoption("--db") == "sqlite":
+        return
+    once = [item for item in items if item.get_closest_marker("one_database")]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if not item.get_closest_marker("one_database")]
+
+
 @pytest.fixture(scope="session")
 def database_url(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[str]:
     yield from make_database(request, tmp_path_factory)

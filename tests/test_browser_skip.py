@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_TESTS = ["tests/browser/test_docs.py"]
 

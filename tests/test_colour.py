@@ -24,6 +24,8 @@ import pytest
 from PIL import Image, ImageCms
 from support import CORPUS, upload
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 SRGB = ImageCms.createProfile("sRGB")
 ADOBE_RGB = (CORPUS / "compatibleWithAdobeRGB1998.icc").read_bytes()
 # Measured on these pictures, in every case below: the code that dropped the

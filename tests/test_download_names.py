@@ -17,6 +17,8 @@ import requests
 from support import encode, jpeg, noise, upload
 from werkzeug.http import parse_options_header
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 POLYGLOT = jpeg(seed=21) + b"<html><script>alert(document.domain)</script></html>"
 
 

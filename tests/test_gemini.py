@@ -9,6 +9,8 @@ from fake_gemini import API_KEY, blocked_prompt, error, image, safety_block, tex
 from PIL import Image
 from support import ended_job, generate, png
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 
 @pytest.fixture
 def gemini(make_client, fake_gemini):

@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 from support import CORPUS, assert_problem, encode, noise, stored_files, upload
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 IPHONE = CORPUS / "pug.heic"  # iPhone 13 Pro, 4032x3024, GPS
 ROTATED_IPHONE = CORPUS / "arrow.heic"  # iPhone 8 Plus, stored sideways with a rotation
 GALAXY_200MP = CORPUS / "200MP.heic"  # Galaxy S24 Ultra, 12240x16320

@@ -7,6 +7,8 @@ from support import noise
 
 from image_repo.imaging import raw_pixels
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 
 @pytest.mark.parametrize(
     ("mode", "size"),

@@ -18,6 +18,8 @@ from support import jpeg
 
 from image_repo import progress
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = 12
 

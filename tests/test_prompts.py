@@ -6,6 +6,8 @@ import pytest
 
 from image_repo.generation.prompts import PromptManager, UnknownStyle, prompt_manager
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 STYLES = """
 [ink]
 description = "Ink on paper."

@@ -12,6 +12,8 @@ import requests
 from support import PROBLEM_JSON, jpeg, upload
 from tcp_proxy import TcpProxy
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 # Connect, attempts and backoff (S3_* defaults) with room for a busy machine.
 WITHIN_SECONDS = 10
 

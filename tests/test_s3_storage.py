@@ -19,6 +19,8 @@ from image_repo.download_names import content_disposition
 from image_repo.storage import NotStored, StorageUnavailable, open_storage, s3
 from image_repo.storage.s3 import S3Settings, S3Storage
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 KEY = "originals/ab/cd/abcd.jpg"
 
 

@@ -17,6 +17,8 @@ from PIL import Image
 from slow_clients import attack, probe
 from support import encode
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 ATTACKERS = 24
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from image_repo.storage import NotStored, StorageError, open_storage
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 KEY = "originals/ab/cd/abcd.png"
 
 

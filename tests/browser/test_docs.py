@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 
 
 def test_docs_render_every_operation_offline(visit, api):

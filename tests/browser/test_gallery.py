@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fake_gemini import API_KEY, safety_block
 from playwright.sync_api import expect
 from support import CORPUS, jpeg, png
 
 from .browsing import Api
+
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 
 
 def card_ids(page) -> list[int]:

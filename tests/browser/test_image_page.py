@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 from support import CORPUS, jpeg
+
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 
 
 def row(table, label: str):

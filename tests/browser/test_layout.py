@@ -16,6 +16,8 @@ from support import CORPUS
 
 from .browsing import DESKTOP, PHONE
 
+pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
+
 PHOTOS = [
     "ColorfulCups_2560x1600.jpg",
     "exiftool_GPS.jpg",
