@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import random
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 PROBLEM_JSON = "application/problem+json"
@@ -98,3 +102,21 @@ def died_a_day_ago(query, sha512: str, state: str) -> None:
         t=long_ago,
         sha=sha512,
     )
+
+
+@contextmanager
+def tmpfs(mountpoint: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of `size` at `mountpoint` while the block runs (needs root,
+    as in CI; the test is skipped where mounting is not allowed)."""
+    mountpoint.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from support import (
     jpeg,
     png,
     stored_files,
+    tmpfs,
     upload,
 )
 from tcp_proxy import TcpProxy
@@ -71,18 +71,9 @@ def test_database_down_gives_503_and_the_same_process_recovers(
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    """A 256 KiB tmpfs: a disk that really fills up (needs root, as in CI)."""
-    mountpoint = tmp_path / "tiny"
-    mountpoint.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield mountpoint
-    subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+    """A 256 KiB tmpfs: a disk that really fills up."""
+    with tmpfs(tmp_path / "tiny", "256k") as mountpoint:
+        yield mountpoint
 
 
 def test_a_full_disk_gives_507_and_leaves_nothing(migrated_database, tiny_disk, token, query):

@@ -50,21 +50,25 @@ def flask_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("flask")), "--app", "image_repo", *args]
 
 
-def test_import_on_a_terminal_shows_a_bar(folder, flask_env, query):
+def on_a_terminal(command: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run `command` on a pseudo-terminal 120 columns wide; its exit status and
+    everything it showed there."""
     terminal, its_other_end = os.openpty()
-    # A terminal 120 columns wide (a new pty has no size at all).
+    # A new pty has no size at all.
     fcntl.ioctl(its_other_end, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     process = subprocess.Popen(
-        flask_command("images", "import", str(folder), "--owner", "alice"),
-        cwd=ROOT,
-        env=flask_env,
-        stdin=its_other_end,
-        stdout=its_other_end,
-        stderr=its_other_end,
+        command, cwd=ROOT, env=env, stdin=its_other_end, stdout=its_other_end, stderr=its_other_end
     )
     os.close(its_other_end)
     screen = read_all(terminal)
-    assert process.wait(timeout=60) == 0, screen
+    return process.wait(timeout=60), screen
+
+
+def test_import_on_a_terminal_shows_a_bar(folder, flask_env, query):
+    status, screen = on_a_terminal(
+        flask_command("images", "import", str(folder), "--owner", "alice"), flask_env
+    )
+    assert status == 0, screen
 
     assert "\r" in screen, "the bar is redrawn in place"
     assert re.search(
@@ -162,19 +166,10 @@ def test_the_summary_is_printed_when_the_work_fails():
 
 def test_fsck_on_a_terminal_shows_a_bar_and_in_a_pipe_plain_lines(folder, flask_env):
     import_in_a_pipe(folder, flask_env, "--owner", "alice")
-    terminal, its_other_end = os.openpty()
-    fcntl.ioctl(its_other_end, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    process = subprocess.Popen(
-        flask_command("images", "fsck"),
-        cwd=ROOT,
-        env=flask_env,
-        stdin=its_other_end,
-        stdout=its_other_end,
-        stderr=its_other_end,
-    )
-    os.close(its_other_end)
-    screen = read_all(terminal)
-    assert process.wait(timeout=60) == 0, screen
+
+    status, screen = on_a_terminal(flask_command("images", "fsck"), flask_env)
+
+    assert status == 0, screen
     assert "\r" in screen, "the bar is redrawn in place"
     assert re.search(r"fsck: \d+ checks \[", screen), screen
     assert "Checked 11 pictures (11 images)" in screen

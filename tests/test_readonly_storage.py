@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import authenticated
-from support import assert_problem, jpeg, png, upload
+from support import assert_problem, jpeg, png, tmpfs, upload
 
 
 class Mount:
@@ -25,19 +25,9 @@ class Mount:
 
 @pytest.fixture
 def store_mount(tmp_path):
-    """A tmpfs that can be remounted read-only under the running app (needs root, as in CI)."""
-    mountpoint = tmp_path / "store"
-    mountpoint.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mountpoint)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-
-    yield Mount(mountpoint)
-    subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+    """A tmpfs that can be remounted read-only under the running app."""
+    with tmpfs(tmp_path / "store", "16m") as mountpoint:
+        yield Mount(mountpoint)
 
 
 def no_server_errors(*responses) -> None:

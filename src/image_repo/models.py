@@ -132,7 +132,22 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship(back_populates="tokens", lazy="joined")
 
 
-class Picture(db.Model):
+class OriginalFile:
+    """What a picture's `sha512` and `format` say of its stored original."""
+
+    sha512: str
+    format: str
+
+    @property
+    def mime_type(self) -> str:
+        return mime_type(self.format)
+
+    @property
+    def storage_key(self) -> str:
+        return original_key(self.sha512, self.format)
+
+
+class Picture(OriginalFile, db.Model):
     """Content, stored once: the decoded pixels' SHA-512 (the dedupe key), the
     stored file, its thumbnails, format, size and EXIF.
 
@@ -178,14 +193,6 @@ class Picture(db.Model):
     longitude: Mapped[float | None] = mapped_column(Double)
     altitude: Mapped[float | None] = mapped_column(Double)
     exif_json: Mapped[str | None] = mapped_column(LongText)
-
-    @property
-    def mime_type(self) -> str:
-        return mime_type(self.format)
-
-    @property
-    def storage_key(self) -> str:
-        return original_key(self.sha512, self.format)
 
 
 # The picture's facts that lists filter and sort on. Each record carries a copy

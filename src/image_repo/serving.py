@@ -12,8 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .imaging import mime_type
-from .models import MAX_INTEGER, Image, Picture, db, original_key
+from .models import MAX_INTEGER, Image, OriginalFile, Picture, db
 from .pictures import STORED
 
 
@@ -26,7 +25,7 @@ class ImageNotFound(LookupError):
 
 
 @dataclass(frozen=True)
-class ServedImage:
+class ServedImage(OriginalFile):
     id: int
     sha512: str
     format: str
@@ -34,14 +33,6 @@ class ServedImage:
     orientation: int | None
     original_name: str | None
     uploaded_at: datetime
-
-    @property
-    def mime_type(self) -> str:
-        return mime_type(self.format)
-
-    @property
-    def storage_key(self) -> str:
-        return original_key(self.sha512, self.format)
 
 
 COLUMNS = (
