@@ -159,6 +159,39 @@ def bearer(env: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {env['BENCH_TOKEN']}"}
 
 
+def wrk_command(
+    url: str,
+    *,
+    seconds: int = 5,
+    connections: int = 16,
+    script: Path | None = None,
+    headers: dict[str, str] | None = None,
+) -> list[str]:
+    """wrk's command line. Every request comes on a connection of its own, as
+    from a proxy in front of gunicorn: a keep-alive connection stays with the
+    worker that accepted it, and one worker often accepts nearly all of wrk's,
+    so that a run measures one worker of two (seen here in a third of the runs).
+    """
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency"]
+    for name, value in {"Connection": "close", **(headers or {})}.items():
+        command += ["-H", f"{name}: {value}"]
+    if script:
+        command += ["-s", str(script)]
+    return [*command, url]
+
+
+def wrk_rate(output: str, seconds: int) -> float:
+    """Requests per second in wrk's `output`; any failed request is an error."""
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if failed or (errors and any(int(n) for n in errors.groups())):
+        raise RuntimeError(f"wrk saw failures:\n{output}")
+    return total / seconds
+
+
 def wrk(url: str, **options) -> float:
     """Requests per second that wrk measured (see wrk_latency)."""
     return wrk_latency(url, **options)[0]
@@ -174,34 +207,16 @@ def wrk_latency(
     env: dict[str, str] | None = None,
 ) -> tuple[float, float]:
     """Requests per second that wrk measured, and its 99th percentile of
-    latency in seconds; any failed request is an error.
-
-    Every request comes on a connection of its own, as from a proxy in front
-    of gunicorn: a keep-alive connection stays with the worker that accepted
-    it, and one worker often accepts nearly all of wrk's, so that a run
-    measures one worker of two (seen here in a third of the runs).
-    """
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    for name, value in {"Connection": "close", **(headers or {})}.items():
-        command += ["-H", f"{name}: {value}"]
-    if script:
-        command += ["-s", str(script)]
+    latency in seconds (see wrk_command and wrk_rate)."""
     output = subprocess.run(
-        [*command, url],
+        wrk_command(url, seconds=seconds, connections=connections, script=script, headers=headers),
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, **(env or {})},
     ).stdout
-    total = int(re.search(r"(\d+) requests in", output).group(1))
-    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    if failed or (errors and any(int(n) for n in errors.groups())):
-        raise RuntimeError(f"wrk saw failures:\n{output}")
     number, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE).groups()
-    return total / seconds, float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+    return wrk_rate(output, seconds), float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
 
 
 def thumbnail_file(storage: Path, sha512: str, size: int, extension: str = "jpg") -> Path:

@@ -10,23 +10,21 @@ root@127.0.0.1:3306; a database of its own, dropped afterwards).
 from __future__ import annotations
 
 import os
-import random
 import secrets
 import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pymysql
 from common import Row, ms
 from flask_migrate import upgrade
-from sqlalchemy import insert
+from seed import seed
 from sqlalchemy.engine import make_url
 
 from image_repo import create_app
-from image_repo.models import Image, User, db
+from image_repo.models import db
 
 MYSQL_SERVER = os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306")
 SMALL, LARGE = 1_000, 100_000
@@ -40,58 +38,13 @@ QUERIES = {
     "owner=user3&sort=-taken_at": "one owner's (10%), newest taken first",
 }
 PAGED_QUERY = "format=jpeg&sort=-uploaded_at"  # 70% of the rows: 1,400 pages at 100k
-MAKES = ["Canon", "Nikon", "Sony", "Fujifilm", "Apple"]
-FORMATS = ["JPEG"] * 14 + ["PNG"] * 3 + ["WEBP"] * 2 + ["GIF"]
-OWNERS = 10
-START = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def seed_rows(count: int) -> Iterator[dict]:
-    """`count` plausible image rows, uploaded one minute apart (ids in that order)."""
-    chance = random.Random(count)
-    for n in range(count):
-        has_exif = chance.random() < 0.8
-        make = MAKES[n % len(MAKES)] if has_exif else None
-        yield {
-            "sha512": secrets.token_hex(64),
-            "original_name": f"IMG_{n:06d}.jpg",
-            "format": FORMATS[n % len(FORMATS)],
-            "width": chance.choice([640, 1280, 1920, 3000, 4000, 6000]),
-            "height": chance.choice([480, 960, 1080, 2000, 3000, 4000]),
-            "file_size": chance.randrange(20_000, 12_000_000),
-            "uploaded_at": START + timedelta(minutes=n),
-            "taken_at": (START - timedelta(minutes=chance.randrange(10**6))).replace(tzinfo=None)
-            if has_exif
-            else None,
-            "camera_make": make,
-            "camera_model": f"{make} {n % 4}" if make else None,
-            **place(chance),
-            "owner_id": 1 + n % OWNERS,
-            "source": "upload",
-        }
-
-
-def place(chance: random.Random) -> dict[str, float | None]:
-    """Where 30% of the pictures were taken; the rest have no GPS."""
-    if chance.random() < 0.3:
-        return {"latitude": chance.uniform(-80, 80), "longitude": chance.uniform(-180, 180)}
-    return {"latitude": None, "longitude": None}
 
 
 def seeded_app(url: str, folder: Path, count: int):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "FILE_STORAGE_LOCATION": str(folder)})
     with app.app_context():
         upgrade()
-        db.session.execute(insert(User), [{"name": f"user{n}"} for n in range(1, OWNERS + 1)])
-        rows = list(seed_rows(count))
-        for start in range(0, count, 5_000):
-            db.session.execute(insert(Image), rows[start : start + 5_000])
-        db.session.commit()
-        if db.engine.dialect.name == "sqlite":
-            db.session.execute(db.text("ANALYZE"))
-        else:
-            db.session.execute(db.text("ANALYZE TABLE images, users"))
-        db.session.commit()
+        seed(count)
     return app
 
 

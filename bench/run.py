@@ -1,9 +1,9 @@
 """`make bench`: every figure as a ratio against a baseline measured in the same run.
 
-    .venv/bin/python bench/run.py [1 3 4 6 7 8 9 12]
+    .venv/bin/python bench/run.py [1 3 4 6 7 8 9 10 12]
 
 measures the figures named (1 brings 2 with it, 4 brings 5), or all of them.
-Figures 4, 5, 8, 9 and 12 drive the servers with wrk; without wrk they are left out.
+Figures 4, 5, 8, 9, 10 and 12 drive the servers with wrk; without wrk they are left out.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import list_scaling  # noqa: E402
 import object_storage  # noqa: E402
 import servers  # noqa: E402
 import serving  # noqa: E402
+import text_filters  # noqa: E402
 import thumbnail  # noqa: E402
 import thumbor_peer  # noqa: E402
 
@@ -34,15 +35,16 @@ FIGURES = {
     7: generation.measure,
     8: object_storage.measure,
     9: thumbor_peer.measure,
+    10: text_filters.measure,
     12: servers.measure,
 }
 
 
 def main() -> None:
     wanted = {int(n) for n in sys.argv[1:]} or set(FIGURES)
-    if wanted & {4, 8, 9, 12} and shutil.which("wrk") is None:
-        print("figures 4, 5, 8, 9 and 12 left out: they need wrk (apt-get install wrk)")
-        wanted -= {4, 8, 9, 12}
+    if wanted & {4, 8, 9, 10, 12} and shutil.which("wrk") is None:
+        print("figures 4, 5, 8, 9, 10 and 12 left out: they need wrk (apt-get install wrk)")
+        wanted -= {4, 8, 9, 10, 12}
     rows = []
     with tempfile.TemporaryDirectory(prefix="image-repo-bench-") as folder:
         for number, measure in FIGURES.items():

@@ -1,5 +1,7 @@
 """Listing images: filters on promoted, indexed columns and keyset pagination.
 
+`name` and `prompt` are substrings, found through the index of textsearch.py.
+
 A page is found by where the previous one ended, `(sort value, id)`, never by
 an offset: page 1,000 costs what page 1 costs, and images that arrive while a
 client pages through are neither skipped nor shown twice.
@@ -17,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 
+from . import textsearch
 from .generation import provenance
 from .models import MAX_INTEGER, Image, User, db
 
@@ -41,12 +44,10 @@ DEFAULT_SORT = "-uploaded_at"
 # filter name -> the condition it puts on the query
 FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "source": lambda value: Image.source == value,
-    "prompt": provenance.prompt_contains,
     "owner": lambda name: (
         Image.owner_id == select(User.id).where(User.name == name.lower()).scalar_subquery()
     ),
     "format": lambda value: Image.format == value.upper(),
-    "name": lambda text: Image.original_name.contains(text, autoescape=True),
     "uploaded_after": lambda moment: Image.uploaded_at >= moment,
     "uploaded_before": lambda moment: Image.uploaded_at < moment,
     "taken_after": lambda moment: Image.taken_at >= moment,
@@ -58,6 +59,11 @@ FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "max_width": lambda pixels: Image.width <= pixels,
     "min_height": lambda pixels: Image.height >= pixels,
     "max_height": lambda pixels: Image.height <= pixels,
+}
+# Substring filters: how best to find their rows depends on the page size too.
+TEXT_FILTERS: dict[str, Callable[[str, int], ColumnElement[bool]]] = {
+    "name": lambda text, page: textsearch.NAMES.search(text, page=page).holds(Image.id),
+    "prompt": provenance.prompt_contains,
 }
 
 
@@ -89,7 +95,10 @@ def search(
     """
     order = SORTS[sort]
     column, descending = order.column, order.descending
-    conditions = [FILTERS[name](value) for name, value in filters.items()]
+    conditions = [
+        TEXT_FILTERS[name](value, limit) if name in TEXT_FILTERS else FILTERS[name](value)
+        for name, value in filters.items()
+    ]
     position = _decode(cursor, sort) if cursor else None
     base = select(Image).where(*conditions)
 

@@ -258,12 +258,15 @@ class ListQuerySchema(Schema):
     source = String(validate=OneOf(["upload", "generated"]))
     prompt = String(
         validate=Length(1, MAX_PROMPT_LENGTH),
-        metadata={"description": "Part of the prompt a generated picture was made from."},
+        metadata={
+            "description": "Part of the prompt a generated picture was made from, in any case."
+        },
     )
     owner = String(metadata={"description": "A user name, or `me`."})
     format = FormatName(list(imaging.FORMATS), metadata={"description": "Any case; `jpg` is JPEG."})
     name = String(
-        validate=Length(1, 255), metadata={"description": "Part of the original file name."}
+        validate=Length(1, 255),
+        metadata={"description": "Part of the original file name, in any case."},
     )
     uploaded_after = UTCMoment(
         metadata={"description": "Inclusive; UTC unless an offset is given."}

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, select
 
+from .. import textsearch
 from ..models import GenerationJob, Image, db
 
 
@@ -41,12 +42,13 @@ def image_provenance(image: Image) -> dict[str, Any] | None:
     }
 
 
-def prompt_contains(text: str) -> ColumnElement[bool]:
+def prompt_contains(text: str, page: int) -> ColumnElement[bool]:
     """A condition on `Image`: generated from a prompt that contains `text`
-    (case-insensitive; `%` and `_` match themselves)."""
-    made_from = select(GenerationJob.id).where(
-        GenerationJob.image_id == Image.id,
-        GenerationJob.duplicate.is_(False),
-        GenerationJob.prompt.icontains(text, autoescape=True),
+    (in any case; `%` and `_` match themselves), for a list page of `page`."""
+    search = textsearch.PROMPTS.search(text, page=page)
+    made_from = select(GenerationJob.image_id).where(
+        GenerationJob.duplicate.is_(False), search.holds(GenerationJob.id)
     )
-    return made_from.exists()
+    if search.walks:
+        return made_from.where(GenerationJob.image_id == Image.id).exists()
+    return Image.id.in_(made_from)
