@@ -15,7 +15,7 @@ from sqlalchemy import event
 from config import Config, engine_options, normalise_database_url
 
 from . import cli, generation, imaging, observability, repository, token_use, web, webhooks
-from .api import bodies, generate, health, images, metrics, rate_limit, tokens
+from .api import bodies, duplicates, generate, health, images, metrics, rate_limit, tokens
 from .api.errors import DATABASE_DOWN, PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
 from .models import SQLITE_BUSY_TIMEOUT_MS, db
@@ -74,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     register_error_handlers(app)
     bodies.init_app(app)
     app.register_blueprint(images.bp)
+    app.register_blueprint(duplicates.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(generate.bp)
     app.register_blueprint(health.bp)

@@ -11,7 +11,17 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from . import accounts, fsck, imaging, ingest, progress, thumbnail_rebuild
+from . import (
+    accounts,
+    backfill,
+    fsck,
+    imaging,
+    ingest,
+    perceptual,
+    progress,
+    similarity,
+    thumbnail_rebuild,
+)
 from .models import ApiToken, User, db, utcnow
 from .storage import NotStored
 from .webhooks import cli as webhooks_cli
@@ -220,6 +230,65 @@ def rebuild_thumbnails(quiet: bool) -> None:
         failures = thumbnail_rebuild.rebuild_thumbnails(pictures, bar)
     if failures:
         raise SystemExit(1)
+
+
+@images.command("backfill")
+@click.option(
+    "--quiet", is_flag=True, help="Only the pictures that failed: no progress, no summary."
+)
+def backfill_command(quiet: bool) -> None:
+    """Compute what pictures stored by earlier versions lack: the file's
+    checksum and the perceptual hash near-duplicate search needs.
+
+    Reads each such original once; safe to run beside the servers and to run
+    again. Exits with status 1 when some could not be read.
+    """
+    pictures = backfill.lacking()
+    outcomes = ("filled", "failed")
+    with progress.track(
+        len(pictures), "backfill", unit="pictures", outcomes=outcomes, quiet=quiet
+    ) as bar:
+        failures = backfill.backfill(pictures, bar)
+    if failures:
+        raise SystemExit(1)
+
+
+@images.command("similar")
+@click.option(
+    "--max-distance",
+    type=click.IntRange(0, similarity.LARGEST_DISTANCE),
+    default=perceptual.MAX_DISTANCE,
+    show_default=True,
+    help="Bits two perceptual hashes may differ in.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def similar(max_distance: int, quiet: bool) -> None:
+    """List groups of near-duplicates: edited copies of one picture (re-saved,
+    resized, cropped a little, recoloured), largest group first.
+
+    Each line is one record: its image id, its distance in bits to the
+    group's oldest picture, its owner and name. Nothing is changed: delete
+    what you do not want with DELETE /image/<id>.
+    """
+    hashed = similarity.hashed_pictures()
+    with progress.track(len(hashed), "similar", unit="pictures", quiet=quiet) as bar:
+        found = similarity.groups(hashed, max_distance, lambda: bar.advance(1))
+    for number, group in enumerate(found, 1):
+        click.echo(f"group {number}: {len(group.members)} pictures")
+        for picture_id, distance in group.members:
+            for record in group.records[picture_id]:
+                owner = printable(record.owner_name or "(anonymous)")
+                name = printable(record.original_name or "")
+                size = f"{record.width}x{record.height}"
+                click.echo(
+                    f"  image {record.id:>8}  {distance:>2} bits  {record.format:<5} "
+                    f"{size:>11}  {owner:<16} {name}"
+                )
+    pictures = sum(len(group.members) for group in found)
+    click.echo(
+        f"{len(found)} group(s) of near-duplicates, {pictures} pictures, among "
+        f"{len(hashed)} pictures (within {max_distance} bits)."
+    )
 
 
 @images.command("import")

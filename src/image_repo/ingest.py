@@ -19,7 +19,7 @@ from typing import BinaryIO
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import events, exif, imaging, pictures, thumbnails
+from . import events, exif, imaging, perceptual, pictures, similarity, thumbnails
 from .maintenance import wait_for_picture
 from .models import Image, Picture, User, db
 from .observability import metrics
@@ -106,6 +106,7 @@ def _decode_and_store(
         if result is not None:
             return result
         metadata = exif.read_exif(decoded.image)
+        small = thumbnails.default_size(decoded.image, metadata.orientation)
         picture = Picture(
             sha512=decoded.sha512,
             file_sha256=received.sha256,
@@ -117,8 +118,9 @@ def _decode_and_store(
             file_size=received.size,
             exif_json=json.dumps(metadata.tags) if metadata.tags else None,
             **{name: getattr(metadata, name) for name in exif.PROMOTED},
+            **similarity.hash_columns(perceptual.fingerprint(small)),
         )
-        previews = thumbnails.at_ingest(decoded.image, decoded.sha512, metadata.orientation)
+        previews = thumbnails.at_ingest(small, decoded.sha512)
     return _store(received, picture, previews, upload)
 
 

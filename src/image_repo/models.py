@@ -160,7 +160,12 @@ class Picture(OriginalFile, db.Model):
     """
 
     __tablename__ = "pictures"
-    __table_args__: ClassVar = TABLE_OPTIONS
+    __table_args__ = (
+        Index("ix_pictures_hash_band_0", "hash_band_0", "perceptual_hash"),
+        Index("ix_pictures_hash_band_1", "hash_band_1", "perceptual_hash"),
+        Index("ix_pictures_hash_band_2", "hash_band_2", "perceptual_hash"),
+        TABLE_OPTIONS,
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # SHA-512 over mode, size and decoded pixels: the dedupe key.
@@ -193,6 +198,13 @@ class Picture(OriginalFile, db.Model):
     longitude: Mapped[float | None] = mapped_column(Double)
     altitude: Mapped[float | None] = mapped_column(Double)
     exif_json: Mapped[str | None] = mapped_column(LongText)
+    # The perceptual hash (perceptual.py) as a signed 64-bit integer, and its
+    # bands, each indexed with the hash: how near-duplicates are found
+    # (similarity.py). None until computed (`flask images backfill`).
+    perceptual_hash: Mapped[int | None] = mapped_column(BigInteger)
+    hash_band_0: Mapped[int | None]
+    hash_band_1: Mapped[int | None]
+    hash_band_2: Mapped[int | None]
 
 
 # The picture's facts that lists filter and sort on. Each record carries a copy

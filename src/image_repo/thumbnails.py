@@ -60,14 +60,19 @@ def negotiate(accepted: dict[str, float], alpha: bool) -> str:
     return max(named, key=lambda name: accepted[imaging.THUMBNAIL_FORMATS[name][1]])
 
 
-def at_ingest(picture: PillowImage.Image, sha512: str, orientation: int | None) -> dict[str, bytes]:
-    """The default-size thumbnail of a decoded picture, in the fallback format.
+def default_size(picture: PillowImage.Image, orientation: int | None) -> PillowImage.Image:
+    """The picture as the default thumbnail shows it; the perceptual hash is
+    taken from it too."""
+    return imaging.thumbnail(picture, DEFAULT_SIZE, orientation)
+
+
+def at_ingest(small: PillowImage.Image, sha512: str) -> dict[str, bytes]:
+    """The default-size thumbnail (`default_size`), in the fallback format.
 
     WebP waits for its first request: encoding it costs more than decoding
     and hashing a 100 KB photo, and many pictures are never shown in a browser.
     """
-    name = fallback_format(imaging.has_alpha(picture))
-    small = imaging.thumbnail(picture, DEFAULT_SIZE, orientation)
+    name = fallback_format(imaging.has_alpha(small))
     return {key(sha512, DEFAULT_SIZE, name): imaging.encode(small, name)}
 
 
@@ -86,7 +91,7 @@ def from_original(
 ) -> dict[str, bytes]:
     """What `at_ingest` makes, from a stored original file instead of decoded pixels."""
     with PillowImage.open(original, formats=[imaging.pillow_format(image_format)]) as picture:
-        return at_ingest(picture, sha512, orientation)
+        return at_ingest(default_size(picture, orientation), sha512)
 
 
 def get(

@@ -12,7 +12,17 @@ from flask import Response, current_app, jsonify, request, url_for
 from marshmallow import RAISE
 from werkzeug.datastructures import FileStorage
 
-from .. import catalog, deletion, download_names, imaging, ingest, serving, thumbnails
+from .. import (
+    catalog,
+    deletion,
+    download_names,
+    imaging,
+    ingest,
+    perceptual,
+    serving,
+    similarity,
+    thumbnails,
+)
 from ..ingest import IngestResult
 from ..models import Image
 from ..serving import ServedImage
@@ -42,6 +52,7 @@ IMAGE_ID = "<int:image_id>"
 # A file this service serves is an image, never a page: nothing in it may run.
 FILE_SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox"}
 THUMBNAIL_MAX_AGE = 365 * 24 * 3600  # a thumbnail never changes: the key is the picture
+SIMILAR_ON_UPLOAD = 5
 
 record_schema = ImageSchema()
 
@@ -106,7 +117,13 @@ def _ingest(file: FileStorage, budget: ingest.PixelBudget) -> IngestResult:
 
 
 def _record(result: IngestResult) -> dict:
-    return record_schema.dump(result.image) | {"duplicate": not result.created}
+    near = similarity.similar_to(
+        result.image.id, max_distance=perceptual.MAX_DISTANCE, limit=SIMILAR_ON_UPLOAD
+    )
+    return record_schema.dump(result.image) | {
+        "duplicate": not result.created,
+        "similar": [{"id": match.image.id, "distance": match.distance} for match in near],
+    }
 
 
 def _upload_item(file: FileStorage, budget: ingest.PixelBudget) -> dict:

@@ -24,11 +24,11 @@ from apiflask.fields import (
     String,
     URLFor,
 )
-from apiflask.validators import Length, OneOf, Range
+from apiflask.validators import Length, OneOf, Range, Regexp
 from flask import url_for
 from marshmallow import ValidationError, pre_load
 
-from .. import catalog, exif, imaging, thumbnails
+from .. import catalog, exif, imaging, perceptual, similarity, thumbnails
 from ..generation import provenance
 from ..generation.backends import ASPECT_RATIOS, NOTICES
 from ..generation.prompts import prompt_manager
@@ -196,6 +196,13 @@ class ImageSchema(Schema):
     duplicate = Boolean(
         metadata={"description": "Only on upload: true when you already had this picture."}
     )
+    similar = List(
+        Nested(lambda: NearRecordSchema()),
+        metadata={
+            "description": "Only on upload: records of near-duplicates (edited copies), "
+            "nearest first, a few at most; nothing is merged."
+        },
+    )
 
     def get_taken_at(self, image: Image) -> str | None:
         if image.taken_at is None:
@@ -244,6 +251,54 @@ class DetailsSchema(ImageSchema):
 
     def get_exif(self, image: Image) -> dict:
         return json.loads(image.picture.exif_json) if image.picture.exif_json else {}
+
+
+class NearRecordSchema(Schema):
+    id = Integer()
+    distance = Integer(metadata={"description": "Bits in which the perceptual hashes differ."})
+
+
+class SimilarQuerySchema(Schema):
+    max_distance = Integer(
+        load_default=perceptual.MAX_DISTANCE,
+        validate=Range(0, similarity.LARGEST_DISTANCE),
+        metadata={"description": "Bits the perceptual hashes may differ in (0: only re-saves)."},
+    )
+    limit = Integer(load_default=20, validate=Range(1, 100))
+
+
+class SimilarItemSchema(Schema):
+    image = Nested(ImageSchema)
+    distance = Integer(metadata={"description": "Bits in which the perceptual hashes differ."})
+
+
+class SimilarPageSchema(Schema):
+    items = List(Nested(SimilarItemSchema))
+
+
+SHA256_HEX = Regexp(r"^[0-9a-fA-F]{64}\Z", error="Not a SHA-256 in hex (64 hex digits).")
+MAX_CHECKSUMS = 1000
+
+
+class FileCheckSchema(Schema):
+    file_sha256 = List(
+        String(validate=SHA256_HEX),
+        required=True,
+        validate=Length(1, MAX_CHECKSUMS),
+        metadata={"description": f"SHA-256 of whole files, in hex; up to {MAX_CHECKSUMS}."},
+    )
+
+
+class FileCheckItemSchema(Schema):
+    file_sha256 = String(metadata={"description": "As asked."})
+    image_id = Integer(
+        allow_none=True,
+        metadata={"description": "Your record of a file with these bytes; null: upload it."},
+    )
+
+
+class FileCheckResultSchema(Schema):
+    items = List(Nested(FileCheckItemSchema), metadata={"description": "In the order asked."})
 
 
 class ImagePageSchema(Schema):

@@ -1,0 +1,205 @@
+"""Near-duplicates: pictures whose perceptual hashes differ in a few bits.
+
+A linear scan of Hamming distances reads every picture. Instead, multi-index
+hashing: the 64-bit hash is cut into three bands (22, 21 and 21 bits), each
+indexed together with the whole hash. If two hashes differed in more than
+r = d // 3 bits in every band, they would differ in at least 3 (r + 1) > d
+bits; so every hash within d bits of ours has, in some band, a value within
+r bits of our band's. The candidates are read from the three indexes by
+those values (at d = 8: r = 2, 254 values a band), and the exact distance,
+read from the same index entries, keeps the ones within d. What a search
+costs grows with the count of values, not with the count of pictures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import combinations
+
+from sqlalchemy import select, union
+
+from . import perceptual
+from .models import MAX_INTEGER, Image, Picture, db
+from .pictures import STORED
+from .serving import ImageNotFound
+
+BAND_WIDTHS = (22, 21, 21)  # from the top bit down
+BAND_COLUMNS = (Picture.hash_band_0, Picture.hash_band_1, Picture.hash_band_2)
+# The widest search served: at 11 bits, 1,794 values a band are looked up.
+LARGEST_DISTANCE = 11
+SIGN_BIT = 1 << 63
+# Pictures whose records are read at once, nearest first.
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Match:
+    """A record of a picture `distance` bits from the one asked about."""
+
+    image: Image
+    distance: int
+
+
+def hash_columns(fingerprint: int) -> dict[str, int]:
+    """A picture's columns for this (unsigned) perceptual hash."""
+    values = {"perceptual_hash": fingerprint - (fingerprint & SIGN_BIT) * 2}
+    for column, band in zip(BAND_COLUMNS, bands(fingerprint), strict=True):
+        values[column.key] = band
+    return values
+
+
+def unsigned(stored: int) -> int:
+    """The hash as `perceptual` computes it, from the signed column."""
+    return stored % (1 << perceptual.BITS)
+
+
+def bands(fingerprint: int) -> list[int]:
+    values, shift = [], perceptual.BITS
+    for width in BAND_WIDTHS:
+        shift -= width
+        values.append((fingerprint >> shift) & ((1 << width) - 1))
+    return values
+
+
+def near_pictures(fingerprint: int, max_distance: int) -> dict[int, int]:
+    """Picture id -> distance, for every picture within `max_distance` bits."""
+    radius = max_distance // len(BAND_WIDTHS)
+    lookups = [
+        select(Picture.id, Picture.perceptual_hash).where(
+            column.in_(list(_within(band, width, radius)))
+        )
+        for column, band, width in zip(BAND_COLUMNS, bands(fingerprint), BAND_WIDTHS, strict=True)
+    ]
+    found = {}
+    for picture_id, stored in db.session.execute(union(*lookups)):
+        distance = perceptual.distance(fingerprint, unsigned(stored))
+        if distance <= max_distance:
+            found[picture_id] = distance
+    return found
+
+
+def _within(value: int, width: int, radius: int) -> Iterator[int]:
+    """Every `width`-bit value that differs from `value` in at most `radius` bits."""
+    for flipped in range(radius + 1):
+        for positions in combinations(range(width), flipped):
+            yield value ^ sum(1 << position for position in positions)
+
+
+def similar_to(image_id: int, *, max_distance: int, limit: int) -> list[Match]:
+    """Other records of pictures near this record's, nearest first; raises
+    ImageNotFound.
+
+    Reads are shared: whoever may read one record may read them all, so every
+    record is a candidate. A picture whose hash is not computed yet (stored
+    before hashes were, and not backfilled) has no near-duplicates.
+    """
+    image = db.session.get(Image, image_id) if image_id <= MAX_INTEGER else None
+    if image is None or image.picture.state != STORED:
+        raise ImageNotFound(image_id)
+    if image.picture.perceptual_hash is None:
+        return []
+    return nearest_records(
+        unsigned(image.picture.perceptual_hash),
+        max_distance=max_distance,
+        limit=limit,
+        leave_out=image.id,
+    )
+
+
+def nearest_records(
+    fingerprint: int, *, max_distance: int, limit: int, leave_out: int | None = None
+) -> list[Match]:
+    """Up to `limit` records of stored pictures within `max_distance` bits,
+    nearest first, the record `leave_out` left out."""
+    distances = near_pictures(fingerprint, max_distance)
+    if not distances:
+        return []
+    # Rows are fetched in distance order, a bounded batch at a time, so that a
+    # picture with thousands of near copies costs no more than `limit` needs.
+    by_distance = sorted(distances, key=lambda picture_id: (distances[picture_id], picture_id))
+    matches: list[Match] = []
+    for start in range(0, len(by_distance), BATCH):
+        batch = by_distance[start : start + BATCH]
+        query = (
+            select(Image)
+            .join(Image.picture)
+            .where(Image.picture_id.in_(batch), Picture.state == STORED)
+        )
+        if leave_out is not None:
+            query = query.where(Image.id != leave_out)
+        records = db.session.scalars(query)
+        matches += sorted(
+            (Match(record, distances[record.picture_id]) for record in records),
+            key=lambda match: (match.distance, match.image.id),
+        )
+        if len(matches) >= limit:
+            break
+    return matches[:limit]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Pictures linked by near matches; `members`: (picture id, distance to
+    the first, the oldest), and `records` each picture's records."""
+
+    members: list[tuple[int, int]]
+    records: dict[int, list[Image]]
+
+
+def hashed_pictures() -> list[tuple[int, int]]:
+    """(id, unsigned hash) of every stored picture that has a hash, oldest first."""
+    query = (
+        select(Picture.id, Picture.perceptual_hash)
+        .where(Picture.state == STORED, Picture.perceptual_hash.is_not(None))
+        .order_by(Picture.id)
+    )
+    rows = [(picture_id, unsigned(stored)) for picture_id, stored in db.session.execute(query)]
+    db.session.commit()
+    return rows
+
+
+def groups(
+    hashed: list[tuple[int, int]], max_distance: int, advance: Callable[[], None]
+) -> list[Group]:
+    """The groups of near-duplicates among `hashed` pictures, largest first.
+
+    Near matches chain: A near B and B near C puts all three in one group, so
+    that every edited copy of a picture is shown with it.
+    """
+    fingerprints = dict(hashed)
+    parent = {picture_id: picture_id for picture_id in fingerprints}
+
+    def root(picture_id: int) -> int:
+        while parent[picture_id] != picture_id:
+            parent[picture_id] = parent[parent[picture_id]]
+            picture_id = parent[picture_id]
+        return picture_id
+
+    for picture_id, fingerprint in hashed:
+        for other in near_pictures(fingerprint, max_distance):
+            if other in parent:
+                first, second = sorted((root(picture_id), root(other)))
+                parent[second] = first
+        advance()
+    linked: dict[int, list[int]] = {}
+    for picture_id in fingerprints:
+        linked.setdefault(root(picture_id), []).append(picture_id)
+    found = []
+    for first, members in linked.items():
+        if len(members) < 2:
+            continue
+        distances = [
+            (member, perceptual.distance(fingerprints[first], fingerprints[member]))
+            for member in sorted(members)
+        ]
+        found.append(Group(distances, _records_of(members)))
+    return sorted(found, key=lambda group: (-len(group.members), group.members[0][0]))
+
+
+def _records_of(picture_ids: list[int]) -> dict[int, list[Image]]:
+    records: dict[int, list[Image]] = {picture_id: [] for picture_id in picture_ids}
+    query = select(Image).where(Image.picture_id.in_(picture_ids)).order_by(Image.id)
+    for record in db.session.scalars(query):
+        records[record.picture_id].append(record)
+    return records
