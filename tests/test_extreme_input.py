@@ -67,6 +67,19 @@ def test_a_deeply_nested_json_body(client, path, query):
 
 
 @pytest.mark.parametrize(
+    ("path", "field"), [("/image/check", "file_sha256"), ("/image/generate", "prompt")]
+)
+def test_a_field_nested_as_deep_as_json_parses(client, path, field):
+    """Parsed (below the parser's depth limit), then refused by the field."""
+    body = f'{{"{field}": {"[" * 900}{"]" * 900}}}'
+
+    response = client.post(path, data=body, content_type="application/json")
+
+    problem = assert_problem(response, 422)
+    assert [error["field"].split(".")[0] for error in problem["errors"]] == [field]
+
+
+@pytest.mark.parametrize(
     ("path", "body", "field"),
     [
         ("/image/generate", {"prompt": "\ud800 x"}, "prompt"),

@@ -56,13 +56,18 @@ class Schema(BaseSchema):
 
 
 def _encodable(value: Any) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return False
-    elif isinstance(value, list | tuple):
-        return all(_encodable(item) for item in value)
+    """Whether a field's value, or the strings in a list value, can be encoded.
+
+    Not recursive: no field here takes lists of lists (their own validation
+    refuses them), and a value nested a thousand deep must not exhaust the stack.
+    """
+    items = value if isinstance(value, list | tuple) else [value]
+    for item in items:
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return False
     return True
 
 
