@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
-from support import CORPUS, jpeg
+from support import CORPUS, encode, jpeg
 
 pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 
@@ -57,23 +58,26 @@ def test_the_page_shows_the_picture_its_camera_and_where_it_was_taken(visit, api
     expect(gps).to_contain_text("GPSLatitude")
 
 
-def test_similar_images_are_shown_when_the_server_has_them(visit, api, make_user):
+def test_edited_copies_are_shown_as_similar_images(visit, api, make_user):
     token = make_user("alice")
-    image = api.upload(token, jpeg(1, size=(300, 200)), "one.jpg")
-    api.upload(token, jpeg(1, size=(300, 200), quality=40), "one-smaller.jpg")
-    similar = api.get(f"/image/{image['id']}/similar")
+    cups = upload_cups(api, token)
+    with Image.open(CORPUS / "ColorfulCups_2560x1600.jpg") as photo:
+        small = encode(photo.resize((640, 400)), quality=60)
+    copy = api.upload(token, small, "cups-small.jpg")
+    other = api.upload(token, jpeg(1, size=(300, 200)), "noise.jpg")
     page = visit.page
 
-    visit.open(f"/view/{image['id']}")
+    visit.open(f"/view/{cups['id']}")
 
-    expect(page.locator("#image-title")).to_have_text("one.jpg")
-    page.wait_for_load_state("networkidle")
-    if similar.status_code == 404:  # this server has no similarity search
-        expect(page.locator("#similar-section")).to_be_hidden()
-    else:
-        items = similar.json()["items"]
-        expect(page.locator("#similar-section")).to_be_visible()
-        expect(page.locator("#similar-grid .card")).to_have_count(len(items))
+    expect(page.locator("#similar-section")).to_be_visible()
+    cards = page.locator("#similar-grid .card")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("cups-small.jpg (distance")
+    assert cards.first.locator("a").first.get_attribute("href").endswith(f"/view/{copy['id']}")
+
+    visit.open(f"/view/{other['id']}")
+
+    expect(page.locator("#similar-status")).to_have_text("No similar images.")
 
 
 def test_the_owner_deletes_the_image_after_confirming(visit, api, make_user):
