@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 import click
 from flask import Flask
@@ -17,6 +18,7 @@ from . import (
     fsck,
     imaging,
     ingest,
+    originals,
     perceptual,
     progress,
     similarity,
@@ -222,14 +224,13 @@ def rebuild_thumbnails(quiet: bool) -> None:
     and formats are removed and made again when first asked for. Originals are
     not touched. Exits with status 1 when some could not be rebuilt.
     """
-    pictures = thumbnail_rebuild.stored_pictures()
-    outcomes = ("rebuilt", "failed")
-    with progress.track(
-        len(pictures), "rebuild-thumbnails", unit="pictures", outcomes=outcomes, quiet=quiet
-    ) as bar:
-        failures = thumbnail_rebuild.rebuild_thumbnails(pictures, bar)
-    if failures:
-        raise SystemExit(1)
+    _over_originals(
+        "rebuild-thumbnails",
+        originals.stored_pictures(),
+        thumbnail_rebuild.rebuild,
+        "rebuilt",
+        quiet,
+    )
 
 
 @images.command("backfill")
@@ -243,12 +244,21 @@ def backfill_command(quiet: bool) -> None:
     Reads each such original once; safe to run beside the servers and to run
     again. Exits with status 1 when some could not be read.
     """
-    pictures = backfill.lacking()
-    outcomes = ("filled", "failed")
+    _over_originals("backfill", backfill.lacking(), backfill.fill, "filled", quiet)
+
+
+def _over_originals(
+    label: str,
+    pictures: list[originals.StoredPicture],
+    work: Callable[[originals.StoredPicture, BinaryIO], None],
+    outcome: str,
+    quiet: bool,
+) -> None:
+    """Run `work` over these pictures' originals with progress; exit 1 when some failed."""
     with progress.track(
-        len(pictures), "backfill", unit="pictures", outcomes=outcomes, quiet=quiet
+        len(pictures), label, unit="pictures", outcomes=(outcome, "failed"), quiet=quiet
     ) as bar:
-        failures = backfill.backfill(pictures, bar)
+        failures = originals.process(pictures, bar, work, outcome)
     if failures:
         raise SystemExit(1)
 
