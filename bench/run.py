@@ -1,6 +1,6 @@
 """`make bench`: every figure as a ratio against a baseline measured in the same run.
 
-    .venv/bin/python bench/run.py [1 3 4 6 7 8 9 10 12]
+    .venv/bin/python bench/run.py [1 3 4 6 7 8 9 10 12 13 14 15]
 
 measures the figures named (1 brings 2 with it, 4 brings 5), or all of them.
 Figures 4, 5, 8, 9, 10 and 12 drive the servers with wrk; without wrk they are left out.
@@ -20,6 +20,7 @@ keep_big_blocks()  # the floors are measured under the same allocator as the ser
 import generation  # noqa: E402 - after the allocator settings
 import ingest  # noqa: E402
 import list_scaling  # noqa: E402
+import near_duplicates  # noqa: E402
 import object_storage  # noqa: E402
 import servers  # noqa: E402
 import serving  # noqa: E402
@@ -37,6 +38,9 @@ FIGURES = {
     9: thumbor_peer.measure,
     10: text_filters.measure,
     12: servers.measure,
+    13: near_duplicates.hash_cost,
+    14: near_duplicates.similar_scaling,
+    15: near_duplicates.check_cost,
 }
 
 
