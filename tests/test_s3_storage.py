@@ -15,9 +15,9 @@ import pytest
 import requests
 from s3_server import CREDENTIALS, free_port
 
+from image_repo.blobstore import NotStored, StorageUnavailable, open_storage, s3
+from image_repo.blobstore.s3 import S3Settings, S3Storage
 from image_repo.download_names import content_disposition
-from image_repo.storage import NotStored, StorageUnavailable, open_storage, s3
-from image_repo.storage.s3 import S3Settings, S3Storage
 
 pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from image_repo.storage import NotStored, StorageError, open_storage
+from image_repo.blobstore import NotStored, StorageError, open_storage
 
 pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 

@@ -18,9 +18,9 @@ from . import cli, generation, imaging, observability, repository, token_use, we
 from .api import bodies, duplicates, generate, health, images, metrics, rate_limit, tokens
 from .api.errors import DATABASE_DOWN, PROBLEM_JSON, register_error_handlers
 from .api.schemas import ProblemSchema
+from .blobstore import StorageError, open_storage
 from .models import SQLITE_BUSY_TIMEOUT_MS, db
 from .scratch import Scratch
-from .storage import StorageError, open_storage
 
 __version__ = version("image-repo")
 

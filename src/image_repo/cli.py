@@ -24,8 +24,8 @@ from . import (
     similarity,
     thumbnail_rebuild,
 )
+from .blobstore import NotStored
 from .models import ApiToken, User, db, utcnow
-from .storage import NotStored
 from .webhooks import cli as webhooks_cli
 
 users = AppGroup("users", help="Users who upload and own images.")

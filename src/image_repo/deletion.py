@@ -14,12 +14,12 @@ import time
 from flask import current_app
 
 from . import events, pictures, serving
+from .blobstore import StorageError
 from .maintenance import wait_for_picture
 from .models import Image, User, db
 from .permissions import ensure_may_change
 from .pictures import DELETING, STORED
 from .serving import ImageNotFound
-from .storage import StorageError
 from .stores import current_storage, remove_files
 
 

@@ -21,11 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import imaging, pictures
+from .blobstore import NotStored, Storage
 from .ingest import IngestResult, ingest
 from .maintenance import Finding, images_subject, recover, resolve
 from .models import Image, Picture, User, db
 from .pictures import DELETING, STORED
-from .storage import NotStored, Storage
 from .stores import current_scratch, current_storage
 
 QUARANTINE = "lost+found"

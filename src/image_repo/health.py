@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text, update
 
+from .blobstore import StorageError
 from .models import SQLITE_BUSY_TIMEOUT_MS, Repository, db, utcnow
-from .storage import StorageError
 from .stores import current_storage
 
 # A write that waits longer than this for a lock counts as stalled.

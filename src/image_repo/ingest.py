@@ -20,12 +20,12 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from . import events, exif, imaging, perceptual, pictures, similarity, thumbnails
+from .blobstore import Storage, StorageError
 from .maintenance import wait_for_picture
 from .models import Image, Picture, User, db
 from .observability import metrics
 from .pictures import STORED, Claim, PictureBusy
 from .scratch import Received
-from .storage import Storage, StorageError
 from .stores import current_scratch, current_storage, remove_files
 
 MAX_NAME_LENGTH = 255

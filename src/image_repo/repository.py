@@ -16,8 +16,8 @@ import click
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from .blobstore import NotStored, Storage
 from .models import Picture, Repository, db
-from .storage import NotStored, Storage
 
 MARK_KEY = "repository.json"
 

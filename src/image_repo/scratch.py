@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .storage.local import storage_error
+from .blobstore.local import storage_error
 
 COPY_CHUNK = 1024 * 1024
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app
 
 from . import thumbnails
+from .blobstore import Storage
 from .scratch import Scratch
-from .storage import Storage
 
 
 def current_storage() -> Storage:

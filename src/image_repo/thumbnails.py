@@ -15,9 +15,9 @@ from typing import BinaryIO
 from PIL import Image as PillowImage
 
 from . import imaging, pictures
+from .blobstore import NotStored, Storage, StorageError
 from .observability import metrics
 from .serving import ServedImage
-from .storage import NotStored, Storage, StorageError
 
 logger = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from ..accounts import TokenNotFound
+from ..blobstore import StorageError, StorageWriteError
 from ..generation.jobs import InvalidGenerationRequest, JobNotFound, RunnerUnavailable
 from ..imaging import CorruptImage, EmptyFile, ImageRejected, ImageTooLarge, UnsupportedFormat
 from ..observability import metrics, request_id
@@ -25,7 +26,6 @@ from ..permissions import NotPermitted
 from ..pictures import PictureBusy
 from ..repository import RepositoryMismatch
 from ..serving import ImageNotFound
-from ..storage import StorageError, StorageWriteError
 from ..web.errors import error_page, wants_html
 from .auth import NEEDS_TOKEN, REALM
 from .rate_limit import RateLimited

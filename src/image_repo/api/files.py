@@ -12,7 +12,7 @@ from typing import BinaryIO
 from flask import Response, current_app, redirect, request, send_file
 from werkzeug.http import is_resource_modified
 
-from ..storage import NotStored
+from ..blobstore import NotStored
 from ..stores import current_storage
 
 

@@ -23,10 +23,10 @@ from .. import (
     similarity,
     thumbnails,
 )
+from ..blobstore import NotStored
 from ..ingest import IngestResult
 from ..models import Image
 from ..serving import ServedImage
-from ..storage import NotStored
 from ..stores import current_storage
 from . import rate_limit
 from .auth import auth, current_user, public_read, writer

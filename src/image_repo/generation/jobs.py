@@ -17,10 +17,10 @@ from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from .. import events, ingest
+from ..blobstore import StorageError
 from ..imaging import ImageRejected
 from ..models import JOB_FINISHED, GenerationJob, User, db, utcnow
 from ..permissions import may_change
-from ..storage import StorageError
 from .backends import Backend, GenerationFailed, Options
 from .prompts import prompt_manager
 
