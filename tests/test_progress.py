@@ -95,10 +95,10 @@ def read_all(terminal: int) -> str:
     return b"".join(chunks).decode()
 
 
-def import_in_a_pipe(folder: Path, env: dict[str, str], *options: str):
-    """`images import` with its output in pipes, as under cron."""
+def in_a_pipe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """`flask images ...` with its output in pipes, as under cron."""
     done = subprocess.run(
-        flask_command("images", "import", str(folder), *options),
+        flask_command("images", *args),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -107,6 +107,10 @@ def import_in_a_pipe(folder: Path, env: dict[str, str], *options: str):
     )
     assert done.returncode == 0, done.stderr
     return done
+
+
+def import_in_a_pipe(folder: Path, env: dict[str, str], *options: str):
+    return in_a_pipe(env, "import", str(folder), *options)
 
 
 def test_import_in_a_pipe_prints_plain_lines(folder, flask_env):
@@ -174,13 +178,5 @@ def test_fsck_on_a_terminal_shows_a_bar_and_in_a_pipe_plain_lines(folder, flask_
     assert re.search(r"fsck: \d+ checks \[", screen), screen
     assert "Checked 11 pictures (11 images)" in screen
 
-    piped = subprocess.run(
-        flask_command("images", "fsck", "--quiet"),
-        cwd=ROOT,
-        env=flask_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert piped.returncode == 0, piped.stderr
+    piped = in_a_pipe(flask_env, "fsck", "--quiet")
     assert (piped.stdout, piped.stderr) == ("", "")  # nothing wrong: cron stays silent

@@ -19,10 +19,9 @@ from itertools import combinations
 
 from sqlalchemy import select, union
 
-from . import perceptual
-from .models import MAX_INTEGER, Image, Picture, db
+from . import perceptual, serving
+from .models import Image, Picture, db
 from .pictures import STORED
-from .serving import ImageNotFound
 
 BAND_WIDTHS = (22, 21, 21)  # from the top bit down
 BAND_COLUMNS = (Picture.hash_band_0, Picture.hash_band_1, Picture.hash_band_2)
@@ -94,9 +93,7 @@ def similar_to(image_id: int, *, max_distance: int, limit: int) -> list[Match]:
     record is a candidate. A picture whose hash is not computed yet (stored
     before hashes were, and not backfilled) has no near-duplicates.
     """
-    image = db.session.get(Image, image_id) if image_id <= MAX_INTEGER else None
-    if image is None or image.picture.state != STORED:
-        raise ImageNotFound(image_id)
+    image = serving.get_record(image_id)
     if image.picture.perceptual_hash is None:
         return []
     return nearest_records(
