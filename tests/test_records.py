@@ -16,6 +16,8 @@ import requests
 from conftest import authenticated
 from support import assert_problem, jpeg, originals, png, stored_files, upload
 
+from image_repo import ingest
+
 T = TypeVar("T")
 
 
@@ -102,6 +104,30 @@ def test_the_same_owner_uploading_again_gets_their_record(client, query):
     assert again.get_json()["duplicate"] is True
     assert again.get_json()["original_name"] == "a.jpg"
     assert query("SELECT COUNT(*) FROM images") == [(1,)]
+
+
+def test_a_delete_between_an_uploads_commit_and_its_answer(app, client, monkeypatch):
+    """The owner deletes their record just after sending the same picture again
+    commits, before the answer is written: the upload still answers with the
+    record as it was committed (it happened first), never a 500."""
+    data = jpeg(seed=14)
+    image_id = upload(client, data).get_json()["id"]
+    real_ingest = ingest.ingest
+
+    def then_deleted_elsewhere(*args, **kwargs):
+        result = real_ingest(*args, **kwargs)
+        other = threading.Thread(target=lambda: client.delete(f"/image/{image_id}"))
+        other.start()
+        other.join()
+        return result
+
+    monkeypatch.setattr(ingest, "ingest", then_deleted_elsewhere)
+    again = upload(client, data, "again.jpg")
+
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert again.get_json()["id"] == image_id
+    assert again.get_json()["duplicate"] is True
+    assert_problem(client.get(f"/image/{image_id}"), 404)
 
 
 def test_ownerless_uploads_dedupe_among_ownerless_records(make_app, token):

@@ -73,10 +73,25 @@ def locked(sha512: str) -> Iterator[Picture | None]:
             .where(Picture.sha512 == sha512)
             .execution_options(populate_existing=True)
         )
-        db.session.commit()
+        commit_as_loaded()
     except BaseException:
         db.session.rollback()
         raise
+
+
+def commit_as_loaded() -> None:
+    """Commit, keeping what the transaction loaded as it was committed.
+
+    A caller answers with the record it got under the lock; reloading it
+    afterwards (SQLAlchemy's expire on commit) could find it deleted by a
+    request that took the lock the moment it was released.
+    """
+    session = db.session()
+    expiring, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring
 
 
 def find_stored_by_file(file_sha256: str) -> str | None:
@@ -123,7 +138,7 @@ def finish_store(held: Claim, record: Image) -> bool:
         done = _set_state(held, STORED)
         if done:
             db.session.add(record)
-        db.session.commit()
+        commit_as_loaded()
     except BaseException:
         db.session.rollback()
         raise
@@ -199,6 +214,7 @@ def _set_state(held: Claim, state: str) -> bool:
             update(Picture)
             .where(Picture.id == held.picture_id, Picture.claim == held.token)
             .values(state=state, state_since=utcnow(), claim=None),
-            execution_options={"synchronize_session": False},
+            # The loaded row says so too: commits keep what was loaded.
+            execution_options={"synchronize_session": "evaluate"},
         ).rowcount
     )
