@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import os
 import time
+from urllib.parse import parse_qs
 
 from gunicorn.workers.base import Worker
 from waitress import wasyncore
 from waitress.server import create_server
+from waitress.task import ThreadedTaskDispatcher
 
 # Seconds the event loop waits for sockets before it checks in with the master.
 POLL_SECONDS = 1.0
@@ -33,6 +35,8 @@ CONNECTION_LIMIT = 500
 # answers an oversized body itself.
 BODY_SLACK = 1 << 20
 MAX_HEADER_BYTES = 64 * 1024
+# Text searches (lists filtered by name= or prompt=) each worker runs at once.
+SEARCH_LANES = 1
 
 
 class WaitressWorker(Worker):
@@ -40,10 +44,13 @@ class WaitressWorker(Worker):
     `threads` (GUNICORN_THREADS) sizes each worker's pool."""
 
     def run(self) -> None:
+        dispatcher = SearchLaneDispatcher(SEARCH_LANES)
+        dispatcher.set_thread_count(self.cfg.threads)  # waitress leaves that to whoever passes one
         server = create_server(
             self.wsgi,
             sockets=[listener.sock for listener in self.sockets],
             threads=self.cfg.threads,
+            _dispatcher=dispatcher,
             **waitress_settings(self.wsgi.config.get("MAX_CONTENT_LENGTH")),
         )
         sockets = server._map  # waitress keeps its channels in this dict
@@ -70,6 +77,59 @@ class WaitressWorker(Worker):
                     channel.close_when_flushed = True
             wasyncore.poll2(0.1, sockets)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+
+
+class SearchLaneDispatcher(ThreadedTaskDispatcher):
+    """waitress's thread pool, with text searches queued apart on a lane of
+    their own.
+
+    A substring search costs the database far more than a download, and it
+    is what a flood would send: however many arrive, they run SEARCH_LANES at
+    a time and wait their turn without a thread or any CPU, so the pool's
+    threads (and the cores) stay free for everyone else's requests.
+    """
+
+    def __init__(self, lanes: int) -> None:
+        super().__init__()
+        self.lane = ThreadedTaskDispatcher()
+        self.lane.set_thread_count(lanes)
+
+    def add_task(self, task) -> None:  # a channel with a complete request
+        if is_text_search(task.requests[0]):
+            self.lane.add_task(PacedTask(task, self.lane))
+        else:
+            super().add_task(task)
+
+    def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
+        self.lane.shutdown(cancel_pending, timeout)
+        return super().shutdown(cancel_pending, timeout)
+
+
+class PacedTask:
+    """A search on the lane: once answered, if more are waiting, the lane
+    rests as long as this one ran before it takes the next, so that a flood
+    of searches gets at most half of a core in each worker. A search that
+    comes alone is not held up."""
+
+    def __init__(self, channel, lane: ThreadedTaskDispatcher) -> None:
+        self.channel, self.lane = channel, lane
+
+    def service(self) -> None:
+        started = time.monotonic()
+        self.channel.service()
+        if self.lane.queue:
+            time.sleep(time.monotonic() - started)
+
+    def cancel(self) -> None:
+        self.channel.cancel()
+
+
+def is_text_search(request) -> bool:
+    """A list filtered by a substring of a name or a prompt."""
+    if getattr(request, "path", None) != "/image/list" or request.command != "GET":
+        return False
+    query = parse_qs(request.query or "")
+    return any(value for name in ("name", "prompt") for value in query.get(name, []))
 
 
 def waitress_settings(max_content_length: int | None) -> dict:
