@@ -30,16 +30,28 @@ def parsed(target: str, method: str = "GET") -> HTTPRequestParser:
 
 class Channel:
     """What the dispatcher hands to a thread: one complete request. Running it
-    reports its target, then holds its thread until `release` is set."""
+    reports its target, holds its thread until `release` is set (if given),
+    then for `seconds`; it notes when it started and ended."""
 
-    def __init__(self, target: str, ran: queue.Queue, release: threading.Event) -> None:
+    def __init__(
+        self,
+        target: str,
+        ran: queue.Queue,
+        release: threading.Event | None = None,
+        seconds: float = 0.0,
+    ) -> None:
         self.target = target
         self.requests = [parsed(target)]
-        self.ran, self.release = ran, release
+        self.ran, self.release, self.seconds = ran, release, seconds
+        self.started = self.ended = 0.0
 
     def service(self) -> None:
+        self.started = time.monotonic()
         self.ran.put(self.target)
-        assert self.release.wait(10)
+        if self.release is not None:
+            assert self.release.wait(10)
+        time.sleep(self.seconds)
+        self.ended = time.monotonic()
 
     def cancel(self) -> None:
         pass
@@ -61,8 +73,24 @@ def test_what_counts_as_a_text_search(method, target, is_search):
     assert is_text_search(parsed(target, method)) is is_search
 
 
+@pytest.mark.parametrize(
+    ("line", "header"),
+    [
+        ("GARBAGE", "Host: localhost"),
+        ("GET /image/list?name=zz HTTP/1.1", "Content-Length: zz"),
+    ],
+)
+def test_a_request_that_could_not_be_parsed_is_no_search(line, header):
+    """waitress answers it with an error of its own, on the pool."""
+    request = HTTPRequestParser(Adjustments())
+    request.received(f"{line}\r\n{header}\r\n\r\n".encode())
+    assert request.completed and request.error
+
+    assert is_text_search(request) is False
+
+
 def test_a_flood_of_searches_waits_on_its_lane_while_others_are_answered():
-    dispatcher = SearchLaneDispatcher(lanes=1)
+    dispatcher = SearchLaneDispatcher()
     dispatcher.set_thread_count(2)
     ran: queue.Queue = queue.Queue()
     searches_go, others_go = threading.Event(), threading.Event()
@@ -89,31 +117,24 @@ def test_a_flood_of_searches_waits_on_its_lane_while_others_are_answered():
 
 def test_while_searches_wait_the_lane_rests_as_long_as_the_last_one_ran():
     """A flood gets at most half of the lane's time; a lone search is not held."""
-    dispatcher = SearchLaneDispatcher(lanes=1)
+    dispatcher = SearchLaneDispatcher()
     dispatcher.set_thread_count(1)
-    times: dict[str, tuple[float, float]] = {}
-    finished = threading.Semaphore(0)
-
-    class Search(Channel):
-        def service(self) -> None:
-            started = time.monotonic()
-            time.sleep(0.2)
-            times[self.target] = (started, time.monotonic())
-            finished.release()
-
+    ran: queue.Queue = queue.Queue()
     try:
-        for n in range(3):
-            dispatcher.add_task(Search(f"/image/list?name=a{n}", queue.Queue(), threading.Event()))
-        for _ in range(3):
-            assert finished.acquire(timeout=5)
-        first, second, third = (times[f"/image/list?name=a{n}"] for n in range(3))
-        assert second[0] - first[1] >= 0.19, "the lane rested after the first search"
-        assert third[0] - second[1] >= 0.19
-        time.sleep(0.3)  # the third one came with none waiting: no rest after it
+        searches = [Channel(f"/image/list?name=a{n}", ran, seconds=0.2) for n in range(3)]
+        for search in searches:
+            dispatcher.add_task(search)
+        for _ in searches:
+            ran.get(timeout=5)
+        time.sleep(0.3)  # the third one ends with none waiting: no rest after it
+        first, second, third = searches
+        assert second.started - first.ended >= 0.19, "the lane rested after the first search"
+        assert third.started - second.ended >= 0.19
 
+        alone = Channel("/image/list?name=alone", ran)
         asked = time.monotonic()
-        dispatcher.add_task(Search("/image/list?name=alone", queue.Queue(), threading.Event()))
-        assert finished.acquire(timeout=5)
-        assert times["/image/list?name=alone"][0] - asked < 0.1
+        dispatcher.add_task(alone)
+        ran.get(timeout=5)
+        assert alone.started - asked < 0.1
     finally:
         dispatcher.shutdown(timeout=5)

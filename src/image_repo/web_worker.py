@@ -26,6 +26,8 @@ from waitress import wasyncore
 from waitress.server import create_server
 from waitress.task import ThreadedTaskDispatcher
 
+from .catalog import TEXT_FILTERS
+
 # Seconds the event loop waits for sockets before it checks in with the master.
 POLL_SECONDS = 1.0
 # Open connections per worker (slow or idle ones included) before it stops
@@ -35,8 +37,7 @@ CONNECTION_LIMIT = 500
 # answers an oversized body itself.
 BODY_SLACK = 1 << 20
 MAX_HEADER_BYTES = 64 * 1024
-# Text searches (lists filtered by name= or prompt=) each worker runs at once.
-SEARCH_LANES = 1
+LIST_PATH = "/image/list"
 
 
 class WaitressWorker(Worker):
@@ -44,7 +45,7 @@ class WaitressWorker(Worker):
     `threads` (GUNICORN_THREADS) sizes each worker's pool."""
 
     def run(self) -> None:
-        dispatcher = SearchLaneDispatcher(SEARCH_LANES)
+        dispatcher = SearchLaneDispatcher()
         dispatcher.set_thread_count(self.cfg.threads)  # waitress leaves that to whoever passes one
         server = create_server(
             self.wsgi,
@@ -84,15 +85,15 @@ class SearchLaneDispatcher(ThreadedTaskDispatcher):
     their own.
 
     A substring search costs the database far more than a download, and it
-    is what a flood would send: however many arrive, they run SEARCH_LANES at
-    a time and wait their turn without a thread or any CPU, so the pool's
-    threads (and the cores) stay free for everyone else's requests.
+    is what a flood would send: however many arrive, they run one at a time
+    and wait their turn without a thread or any CPU, so the pool's threads
+    (and the cores) stay free for everyone else's requests.
     """
 
-    def __init__(self, lanes: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.lane = ThreadedTaskDispatcher()
-        self.lane.set_thread_count(lanes)
+        self.lane.set_thread_count(1)
 
     def add_task(self, task) -> None:  # a channel with a complete request
         if is_text_search(task.requests[0]):
@@ -125,11 +126,12 @@ class PacedTask:
 
 
 def is_text_search(request) -> bool:
-    """A list filtered by a substring of a name or a prompt."""
-    if getattr(request, "path", None) != "/image/list" or request.command != "GET":
+    """A list filtered by a substring (catalog.TEXT_FILTERS); a request that
+    could not be parsed is not one."""
+    if request.error or request.path != LIST_PATH or request.command != "GET":
         return False
-    query = parse_qs(request.query or "")
-    return any(value for name in ("name", "prompt") for value in query.get(name, []))
+    query = parse_qs(request.query)
+    return any(value for name in TEXT_FILTERS for value in query.get(name, []))
 
 
 def waitress_settings(max_content_length: int | None) -> dict:
