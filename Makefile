@@ -51,9 +51,10 @@ worker: install
 # TEST_WORKERS test files run at once (pytest-xdist): much of the suite waits
 # on servers it starts, so two workers halve the time even on two cores.
 TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 test: install-test
-	$(BIN)/pytest --db=sqlite -n $(TEST_WORKERS) --dist loadfile
-	$(BIN)/pytest --db=mysql -n $(TEST_WORKERS) --dist loadfile
+	$(PYTEST) --db=sqlite
+	$(PYTEST) --db=mysql
 
 # The README's pictures of the gallery and an image page, from the browser tests
 # (needs Chromium, as the browser tests do).

@@ -73,13 +73,13 @@ def locked(sha512: str) -> Iterator[Picture | None]:
             .where(Picture.sha512 == sha512)
             .execution_options(populate_existing=True)
         )
-        commit_as_loaded()
+        _commit_as_loaded()
     except BaseException:
         db.session.rollback()
         raise
 
 
-def commit_as_loaded() -> None:
+def _commit_as_loaded() -> None:
     """Commit, keeping what the transaction loaded as it was committed.
 
     A caller answers with the record it got under the lock; reloading it
@@ -138,7 +138,7 @@ def finish_store(held: Claim, record: Image) -> bool:
         done = _set_state(held, STORED)
         if done:
             db.session.add(record)
-        commit_as_loaded()
+        _commit_as_loaded()
     except BaseException:
         db.session.rollback()
         raise
