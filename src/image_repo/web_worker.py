@@ -45,12 +45,12 @@ class WaitressWorker(Worker):
     `threads` (GUNICORN_THREADS) sizes each worker's pool."""
 
     def run(self) -> None:
+        # The pool is sized here: waitress's `threads` only sizes a pool it makes itself.
         dispatcher = SearchLaneDispatcher()
-        dispatcher.set_thread_count(self.cfg.threads)  # waitress leaves that to whoever passes one
+        dispatcher.set_thread_count(self.cfg.threads)
         server = create_server(
             self.wsgi,
             sockets=[listener.sock for listener in self.sockets],
-            threads=self.cfg.threads,
             _dispatcher=dispatcher,
             **waitress_settings(self.wsgi.config.get("MAX_CONTENT_LENGTH")),
         )
