@@ -17,8 +17,10 @@ from config import Config, engine_options, normalise_database_url
 from . import cli, generation, imaging, observability, repository, token_use, web, webhooks
 from .api import bodies, duplicates, generate, health, images, metrics, rate_limit, tokens
 from .api.errors import DATABASE_DOWN, PROBLEM_JSON, register_error_handlers
+from .api.files import NOSNIFF
 from .api.schemas import ProblemSchema
 from .blobstore import StorageError, open_storage
+from .cached_thumbnails import CachedThumbnails
 from .models import SQLITE_BUSY_TIMEOUT_MS, db
 from .scratch import Scratch
 
@@ -63,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         app.config["FILE_STORAGE_LOCATION"], app.config
     )
     app.extensions["image_repo.scratch"] = Scratch(Path(app.config["INSTANCE_PATH"]) / "scratch")
+    app.extensions["image_repo.verified"] = not app.config["CHECK_REPOSITORY"]
     if app.config["CHECK_REPOSITORY"]:
         _check_repository(app)
     generation.init_app(app)
@@ -83,6 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     cli.register(app)
     app.after_request(_nosniff)
     app.spec_processor(_finish_spec)
+    app.wsgi_app = CachedThumbnails(app)  # outermost: it answers before Flask or passes on
     return app
 
 
@@ -98,13 +102,14 @@ def _check_repository(app: APIFlask) -> None:
         with app.app_context():
             if repository.is_set_up():
                 repository.verify(app.extensions["image_repo.storage"])
+            app.extensions["image_repo.verified"] = True
             return
     except (*DATABASE_DOWN, StorageError) as error:
         app.logger.warning("repository not verified yet: %s", error)
 
     @app.before_request
     def verify_first() -> None:
-        if app.extensions.get("image_repo.verified") or request.endpoint in UNCHECKED:
+        if app.extensions["image_repo.verified"] or request.endpoint in UNCHECKED:
             return
         repository.verify(app.extensions["image_repo.storage"])
         app.extensions["image_repo.verified"] = True
@@ -126,7 +131,7 @@ def _schema_name(schema) -> str:
 
 
 def _nosniff(response: Response) -> Response:
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.update(NOSNIFF)
     return response
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 
 from .models import MAX_INTEGER, Image, OriginalFile, Picture, db
 from .pictures import STORED
@@ -46,15 +46,19 @@ COLUMNS = (
 )
 
 
-def find(image_id: int) -> ServedImage:
-    """What serving the record's files needs; raises ImageNotFound."""
+FIND = (
+    select(*COLUMNS)
+    .join(Image.picture)
+    .where(Image.id == bindparam("image_id"), Picture.state == STORED)
+)
+
+
+def find(image_id: int, connection: Connection | None = None) -> ServedImage:
+    """What serving the record's files needs, read on `connection` (or the
+    request's session); raises ImageNotFound."""
     row = None
     if image_id <= MAX_INTEGER:
-        row = db.session.execute(
-            select(*COLUMNS)
-            .join(Image.picture)
-            .where(Image.id == image_id, Picture.state == STORED)
-        ).first()
+        row = (connection or db.session).execute(FIND, {"image_id": image_id}).first()
     if row is None:
         raise ImageNotFound(image_id)
     return ServedImage(*row)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from PIL import Image as PillowImage
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from . import imaging, pictures
 from .blobstore import NotStored, Storage, StorageError
@@ -23,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 SIZES = (64, 128, 256, 512, 1024)
 DEFAULT_SIZE = 256
+
+
+def etag(sha512: str, size: int, name: str) -> str:
+    return f"{sha512[:40]}-{size}-{name}"
 
 
 def key(sha512: str, size: int, name: str) -> str:
@@ -48,12 +54,15 @@ def fallback_format(alpha: bool) -> str:
     return "png" if alpha else "jpeg"
 
 
-def negotiate(accepted: dict[str, float], alpha: bool) -> str:
-    """The format for a client that accepts these MIME types with these q-values.
+def negotiate(accept: str | None, alpha: bool) -> str:
+    """The format for a client that sends this `Accept` header.
 
     Only types named outright count (`*/*` is no promise of AVIF or WebP); the
     highest q-value wins, and NEGOTIATED's order settles a tie.
     """
+    accepted: dict[str, float] = {}
+    for mime, quality in parse_accept_header(accept, MIMEAccept):
+        accepted.setdefault(mime, quality)
     named = [name for name in NEGOTIATED if accepted.get(imaging.THUMBNAIL_FORMATS[name][1], 0) > 0]
     if not named:
         return fallback_format(alpha)

@@ -15,6 +15,10 @@ from werkzeug.http import is_resource_modified
 from ..blobstore import NotStored
 from ..stores import current_storage
 
+# On every answer of the service (create_app adds it): a browser takes the
+# Content-Type as sent and never guesses a page out of a picture.
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+
 
 def not_modified(etag: str, last_modified: datetime) -> Response | None:
     """A 304 when the client's copy is current (no need to touch the store)."""

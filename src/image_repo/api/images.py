@@ -245,8 +245,10 @@ def thumbnail(image_id: int, query: dict) -> Response:
     applied. Made once and kept: cache it forever (`immutable`).
     """
     image = serving.find(image_id)
-    name = query.get("format") or _negotiated_format(image)
-    etag = f"{image.sha512[:40]}-{query['size']}-{name}"
+    name = query.get("format") or thumbnails.negotiate(
+        request.headers.get("Accept"), image.has_alpha
+    )
+    etag = thumbnails.etag(image.sha512, query["size"], name)
     response = not_modified(etag, image.uploaded_at)
     if response is None:
         with _stored_file(image):  # a delete may take the file between these two lines
@@ -262,19 +264,20 @@ def thumbnail(image_id: int, query: dict) -> Response:
                 etag=etag,
                 last_modified=image.uploaded_at,
             )
-    # Plain strings: the header objects' parsers cost more than the rest here.
-    audience = "public" if current_app.config["PUBLIC_READ"] else "private"
-    response.headers["Cache-Control"] = f"{audience}, max-age={THUMBNAIL_MAX_AGE}, immutable"
-    response.headers["Vary"] = "Accept"
-    response.headers.update(FILE_SECURITY_HEADERS)
+    response.headers.update(thumbnail_headers(public=current_app.config["PUBLIC_READ"]))
     return response
 
 
-def _negotiated_format(image: ServedImage) -> str:
-    accepted: dict[str, float] = {}
-    for mime, quality in request.accept_mimetypes:
-        accepted.setdefault(mime, quality)
-    return thumbnails.negotiate(accepted, image.has_alpha)
+def thumbnail_headers(*, public: bool) -> dict[str, str]:
+    """What a thumbnail's answer carries besides its type, ETag and dates (the
+    same from image_repo.cached_thumbnails). Plain strings: the header
+    objects' parsers cost more than the rest of a cached thumbnail's answer."""
+    audience = "public" if public else "private"
+    return {
+        "Cache-Control": f"{audience}, max-age={THUMBNAIL_MAX_AGE}, immutable",
+        "Vary": "Accept",
+        **FILE_SECURITY_HEADERS,
+    }
 
 
 @bp.get(f"/{IMAGE_ID}/base64")
