@@ -77,7 +77,9 @@ def engine_options(url: str) -> dict:
     its transaction began with instead of what was committed meanwhile.
     (SQLite's reads outside a write transaction always see the latest data.)
     """
-    options: dict = {"pool_pre_ping": True, "pool_recycle": 3600}
+    options: dict = {"pool_recycle": 3600}
+    if make_url(url).get_backend_name() != "sqlite":  # a file does not go stale
+        options["pool_pre_ping"] = True
     if make_url(url).get_backend_name() in ("mysql", "mariadb"):
         options["connect_args"] = {"connect_timeout": 5}
         options["isolation_level"] = "READ COMMITTED"
