@@ -17,8 +17,10 @@ stops checking in within `timeout`, and stops them all on SIGTERM.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
+import warnings
 from urllib.parse import parse_qs
 
 from gunicorn.workers.base import Worker
@@ -45,15 +47,22 @@ class WaitressWorker(Worker):
     `threads` (GUNICORN_THREADS) sizes each worker's pool."""
 
     def run(self) -> None:
+        # The app's 140,000 objects from start-up live as long as the worker:
+        # left to the collector, each full collection walks them all (about
+        # 70 ms, every in-flight request held up). Frozen, they are skipped.
+        gc.collect()
+        gc.freeze()
         # The pool is sized here: waitress's `threads` only sizes a pool it makes itself.
         dispatcher = SearchLaneDispatcher()
         dispatcher.set_thread_count(self.cfg.threads)
-        server = create_server(
-            self.wsgi,
-            sockets=[listener.sock for listener in self.sockets],
-            _dispatcher=dispatcher,
-            **waitress_settings(self.wsgi.config.get("MAX_CONTENT_LENGTH")),
-        )
+        with warnings.catch_warnings():  # send_bytes's deprecation (see waitress_settings)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            server = create_server(
+                self.wsgi,
+                sockets=[listener.sock for listener in self.sockets],
+                _dispatcher=dispatcher,
+                **waitress_settings(self.wsgi.config.get("MAX_CONTENT_LENGTH")),
+            )
         sockets = server._map  # waitress keeps its channels in this dict
         checked_in = 0.0
         while self.alive and self.ppid == os.getppid():
@@ -143,6 +152,12 @@ def waitress_settings(max_content_length: int | None) -> dict:
     A body is read from the socket up to 256 KiB at a time rather than 8: a
     4 MB upload takes 16 turns of the event loop, not 500 (a stored file sent
     again answers in 26 ms instead of 36, figure 1).
+
+    An answer is sent once 256 KiB of it are ready (or it is complete), not
+    each piece as it comes: waitress's default sends the headers and then the
+    body, two sends where one does. With one, a cached thumbnail is answered
+    at 1.17 times the rate and a 182 KB original at 1.3 times (figure 9).
+    `send_bytes` is deprecated in waitress 3 (still there, and pinned).
     """
     settings = {
         "ident": "image-repo",
@@ -150,6 +165,7 @@ def waitress_settings(max_content_length: int | None) -> dict:
         "max_request_header_size": MAX_HEADER_BYTES,
         "asyncore_use_poll": True,
         "recv_bytes": 256 * 1024,
+        "send_bytes": 256 * 1024,
     }
     if max_content_length:
         settings["max_request_body_size"] = max_content_length + BODY_SLACK
