@@ -222,3 +222,10 @@ def wrk_latency(
 def thumbnail_file(storage: Path, sha512: str, size: int, extension: str = "jpg") -> Path:
     """Where the service keeps a thumbnail it has made (deleted: the next request makes it)."""
     return storage / "thumbnails" / sha512[:2] / sha512[2:4] / f"{sha512}-{size}.{extension}"
+
+
+def preview_file(storage: Path, sha512: str) -> Path:
+    """Where the service keeps a big picture's preview, which thumbnails are made
+    from (deleted: they are made from the original, as for a picture stored
+    before previews)."""
+    return storage / "thumbnails" / sha512[:2] / sha512[2:4] / f"{sha512}-preview.jpg"

@@ -294,17 +294,27 @@ def thumbnail(image: Image.Image, size: int, orientation: int | None) -> Image.I
     profile = image.info.get("icc_profile")
     scale = min(1.0, size / max(image.size))
     target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    if image.tile:  # not loaded yet: a JPEG can decode at 1/2, 1/4 or 1/8 scale
+    if getattr(image, "tile", None):  # a file not loaded yet: JPEG decodes at 1/2, 1/4 or 1/8 scale
         image.draft(image.mode, target)
     image = _resizable(image)
     if image.size != target:
         image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
-    # After resizing: the conversion costs per pixel, and both spaces are gamma-encoded.
-    image = to_srgb(image, profile)
-    if image.mode == "CMYK":
-        image = image.convert("RGB")
+    image = _in_srgb(image, profile)
     transpose = UPRIGHT.get(orientation or 1)
     return image.transpose(transpose) if transpose is not None else image
+
+
+def reduced(image: Image.Image, factor: int) -> Image.Image:
+    """The picture `factor` times smaller each way (each pixel the mean of a
+    factor x factor block), in sRGB, in L, LA, RGB or RGBA; not turned upright."""
+    profile = image.info.get("icc_profile")
+    return _in_srgb(_resizable(image).reduce(factor), profile)
+
+
+def _in_srgb(image: Image.Image, profile: bytes | None) -> Image.Image:
+    # After resizing: the conversion costs per pixel, and both spaces are gamma-encoded.
+    image = to_srgb(image, profile)
+    return image.convert("RGB") if image.mode == "CMYK" else image
 
 
 def to_srgb(image: Image.Image, profile: bytes | None) -> Image.Image:

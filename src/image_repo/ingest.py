@@ -106,7 +106,7 @@ def _decode_and_store(
         if result is not None:
             return result
         metadata = exif.read_exif(decoded.image)
-        small = thumbnails.default_size(decoded.image, metadata.orientation)
+        small, made = thumbnails.at_ingest(decoded.image, metadata.orientation, decoded.sha512)
         picture = Picture(
             sha512=decoded.sha512,
             file_sha256=received.sha256,
@@ -120,8 +120,7 @@ def _decode_and_store(
             **{name: getattr(metadata, name) for name in exif.PROMOTED},
             **similarity.hash_columns(perceptual.fingerprint(small)),
         )
-        previews = thumbnails.at_ingest(small, decoded.sha512)
-    return _store(received, picture, previews, upload)
+    return _store(received, picture, made, upload)
 
 
 def _attach(sha512: str, upload: Upload) -> IngestResult | None:
@@ -138,7 +137,7 @@ def _attach(sha512: str, upload: Upload) -> IngestResult | None:
         wait_for_picture(sha512, stale, deadline)
 
 
-def _store(received: Received, picture: Picture, previews: dict[str, bytes], upload: Upload):
+def _store(received: Received, picture: Picture, thumbnail_files: dict[str, bytes], upload: Upload):
     """Claim the new picture, write its files, then mark it stored with the
     caller's record; or, if someone else stored it meanwhile, attach to theirs."""
     deadline = time.monotonic() + current_app.config["STORE_WAIT"]
@@ -155,18 +154,22 @@ def _store(received: Received, picture: Picture, previews: dict[str, bytes], upl
         except IntegrityError:
             continue  # another node inserted the same picture first: look again
         if held is not None:
-            return _write_files(held, received, picture, previews, upload)
+            return _write_files(held, received, picture, thumbnail_files, upload)
         wait_for_picture(picture.sha512, stale, deadline)
 
 
 def _write_files(
-    held: Claim, received: Received, picture: Picture, previews: dict[str, bytes], upload: Upload
+    held: Claim,
+    received: Received,
+    picture: Picture,
+    thumbnail_files: dict[str, bytes],
+    upload: Upload,
 ) -> IngestResult:
     storage = current_storage()
     record = upload.record(picture)
     try:
         storage.put_file(picture.storage_key, received.path)
-        for key, data in previews.items():
+        for key, data in thumbnail_files.items():
             storage.put(key, data)
         stored = pictures.finish_store(held, record)
     except BaseException:

@@ -30,6 +30,8 @@ class ServedImage(OriginalFile):
     sha512: str
     format: str
     has_alpha: bool
+    width: int
+    height: int
     orientation: int | None
     original_name: str | None
     uploaded_at: datetime
@@ -40,6 +42,8 @@ COLUMNS = (
     Picture.sha512,
     Picture.format,
     Picture.has_alpha,
+    Picture.width,
+    Picture.height,
     Picture.orientation,
     Image.original_name,
     Image.uploaded_at,
