@@ -140,6 +140,6 @@ def small_uploads(folder: Path, ours: Server, bare: Server, token: dict) -> list
             f"{rates['ours']:.0f}/s",
             f"bare {rates['floor']:.0f}/s",
             rates["ours"] / rates["floor"],
-            "",
+            ">= 0.8",
         ),
     ]

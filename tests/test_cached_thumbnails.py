@@ -86,6 +86,17 @@ def test_the_answer_is_the_routes_own(app, client, anonymous, query, accept):
     assert ours.headers["X-Request-ID"]
 
 
+def test_a_304_is_the_routes_own(app, client, anonymous):
+    record = stored(client, jpeg(size=(600, 400)))
+    etag = anonymous.get(thumbnail_url(record)).headers["ETag"]
+
+    ours = anonymous.get(thumbnail_url(record), headers={"If-None-Match": etag})
+    routes = flask_only(app).get(thumbnail_url(record), headers={"If-None-Match": etag})
+
+    assert ours.status_code == routes.status_code == 304
+    assert headers_of(ours) == headers_of(routes)
+
+
 def test_a_picture_with_transparency_gets_its_png(client, anonymous, seen_by_flask):
     record = stored(client, png(size=(300, 200), mode="RGBA"), "clear.png")
     seen_by_flask.clear()

@@ -8,8 +8,8 @@ is that a worker keeps its peak heap (a few hundred MB) until it exits.
 
 That holds only in glibc's main arena. Each thread that serves requests would
 otherwise get an arena of its own, made of 64 MB heaps that glibc unmaps as
-soon as one is empty, whatever the trim threshold: the 24 MP ingest took 8%
-longer in a pool thread than in the main thread. One arena for all threads
+soon as one is empty, whatever the trim threshold: the 24 MP ingest took 8
+to 15 % longer in a pool thread than in the main thread. One arena for all threads
 costs little, as the GIL already takes turns.
 """
 

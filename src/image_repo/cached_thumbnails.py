@@ -53,11 +53,7 @@ class CachedThumbnails:
         self.storage = app.extensions["image_repo.storage"]
         with app.app_context():
             self.engine = db.engine
-        self.headers = [
-            *thumbnail_headers(public=True).items(),
-            *NOSNIFF.items(),
-            ("Accept-Ranges", "bytes"),
-        ]
+        self.headers = [*thumbnail_headers(public=True).items(), *NOSNIFF.items()]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = perf_counter()
@@ -121,6 +117,7 @@ class CachedThumbnails:
             return None
         metrics.thumbnail_cache(hit=True)
         headers += [
+            ("Accept-Ranges", "bytes"),
             ("Content-Type", imaging.THUMBNAIL_FORMATS[name][1]),
             ("Content-Length", str(len(body))),
             ("Last-Modified", http_date(image.uploaded_at)),

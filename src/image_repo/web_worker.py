@@ -155,8 +155,9 @@ def waitress_settings(max_content_length: int | None) -> dict:
 
     An answer is sent once 256 KiB of it are ready (or it is complete), not
     each piece as it comes: waitress's default sends the headers and then the
-    body, two sends where one does. With one, a cached thumbnail is answered
-    at 1.17 times the rate and a 182 KB original at 1.3 times (figure 9).
+    body, two sends where one does. With one, a cached thumbnail was answered
+    at 1.17 times the rate and a 182 KB original at 1.3 times (wrk, the two
+    settings taking turns).
     `send_bytes` is deprecated in waitress 3 (still there, and pinned).
     """
     settings = {
