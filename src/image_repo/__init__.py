@@ -20,7 +20,7 @@ from .api.errors import DATABASE_DOWN, PROBLEM_JSON, register_error_handlers
 from .api.files import NOSNIFF
 from .api.schemas import ProblemSchema
 from .blobstore import StorageError, open_storage
-from .cached_thumbnails import CachedThumbnails
+from .fast_reads import FastReads
 from .models import SQLITE_BUSY_TIMEOUT_MS, db
 from .scratch import Scratch
 
@@ -86,7 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     cli.register(app)
     app.after_request(_nosniff)
     app.spec_processor(_finish_spec)
-    app.wsgi_app = CachedThumbnails(app)  # outermost: it answers before Flask or passes on
+    app.wsgi_app = FastReads(app)  # outermost: it answers before Flask or passes on
     return app
 
 

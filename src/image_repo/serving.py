@@ -36,6 +36,10 @@ class ServedImage(OriginalFile):
     original_name: str | None
     uploaded_at: datetime
 
+    @property
+    def original_etag(self) -> str:
+        return self.sha512[:40]
+
 
 COLUMNS = (
     Image.id,

@@ -177,7 +177,7 @@ def download(image_id: int, query: dict) -> Response:
         response = send_object(
             image.storage_key,
             mimetype=image.mime_type,
-            etag=image.sha512[:40],
+            etag=image.original_etag,
             last_modified=image.uploaded_at,
             content_disposition=disposition,
         )
@@ -270,7 +270,7 @@ def thumbnail(image_id: int, query: dict) -> Response:
 
 def thumbnail_headers(*, public: bool) -> dict[str, str]:
     """What a thumbnail's answer carries besides its type, ETag and dates (the
-    same from image_repo.cached_thumbnails). Plain strings: the header
+    same from image_repo.fast_reads). Plain strings: the header
     objects' parsers cost more than the rest of a cached thumbnail's answer."""
     audience = "public" if public else "private"
     return {

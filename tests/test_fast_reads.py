@@ -1,5 +1,6 @@
-"""Cached thumbnails answered before Flask (image_repo.cached_thumbnails):
-the same answer as the route, and everything else passed on to it."""
+"""Stored files answered before Flask (image_repo.fast_reads): thumbnails
+already made and originals get the same answer as from their routes, and
+everything else is passed on to them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from support import jpeg, png, upload
 from werkzeug.test import Client
 
-from image_repo.cached_thumbnails import CachedThumbnails
+from image_repo.fast_reads import FastReads
 
 BROWSER = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"
 # What only the server can know, or differs between any two answers.
@@ -41,7 +42,7 @@ def thumbnail_url(record: dict) -> str:
 def flask_only(app) -> Client:
     """A client of the app behind the layer: the route's own answers."""
     layer = app.wsgi_app
-    assert isinstance(layer, CachedThumbnails)
+    assert isinstance(layer, FastReads)
     return Client(layer.application)
 
 
@@ -239,3 +240,73 @@ def test_offloaded_files_go_to_the_route(make_app, token):
     assert response.status_code == 200
     assert response.headers["X-Accel-Redirect"]
     assert reached == ["images.thumbnail"]
+
+
+@pytest.mark.parametrize("query", ["", "?download=1", "?download=true", "?download=0"])
+@pytest.mark.parametrize("name", ["photo.jpg", "Café del Mar.jpeg", "poly.html"])
+def test_an_original_is_the_routes_own(app, client, anonymous, seen_by_flask, query, name):
+    data = jpeg(size=(600, 400))
+    record = stored(client, data, name)
+    url = f"/image/{record['id']}{query}"
+    seen_by_flask.clear()
+
+    ours = anonymous.get(url)
+    assert seen_by_flask == []
+    routes = flask_only(app).get(url)
+
+    assert ours.status_code == routes.status_code == 200
+    assert ours.data == routes.data == data
+    assert headers_of(ours) == headers_of(routes)
+
+
+def test_an_original_304_is_the_routes_own(app, client, anonymous):
+    record = stored(client, jpeg(size=(600, 400)))
+    etag = anonymous.get(f"/image/{record['id']}").headers["ETag"]
+
+    ours = anonymous.get(f"/image/{record['id']}", headers={"If-None-Match": etag})
+    routes = flask_only(app).get(f"/image/{record['id']}", headers={"If-None-Match": etag})
+
+    assert ours.status_code == routes.status_code == 304
+    assert headers_of(ours) == headers_of(routes)
+
+
+def test_a_big_original_is_sent_whole(client, anonymous):
+    data = png(size=(1500, 1000))  # noise: about 4.5 MB, sent in pieces
+    record = stored(client, data, "big.png")
+
+    response = anonymous.get(f"/image/{record['id']}")
+
+    assert response.status_code == 200
+    assert int(response.headers["Content-Length"]) == len(data)
+    assert response.data == data
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "status"),
+    [
+        ("?download=yes", {}, 200),  # another spelling: the route knows it
+        ("?download=1&download=0", {}, 200),
+        ("?download=maybe", {}, 400),
+        ("", {"Range": "bytes=0-9"}, 206),
+        ("", {"Authorization": "Bearer not-a-token"}, 401),
+    ],
+)
+def test_other_downloads_go_to_the_route(client, anonymous, seen_by_flask, query, headers, status):
+    record = stored(client, jpeg(size=(600, 400)))
+    seen_by_flask.clear()
+
+    response = anonymous.get(f"/image/{record['id']}{query}", headers=headers)
+
+    assert response.status_code == status
+    assert seen_by_flask == ["images.download"]
+
+
+def test_a_deleted_original_is_gone_at_once(client, anonymous):
+    record = stored(client, jpeg(size=(600, 400)))
+    assert anonymous.get(f"/image/{record['id']}").status_code == 200
+
+    assert client.delete(f"/image/{record['id']}").status_code == 204
+
+    response = anonymous.get(f"/image/{record['id']}")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
