@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -134,9 +135,12 @@ def test_a_rare_pattern_reads_candidates_a_common_one_walks(app, client):
 def page_query_plan(app, filters: dict) -> str:
     """The database's plan for the query that reads the list page."""
     statements = []
+    this_thread = threading.get_ident()
 
     def capture(_conn, _cursor, statement, parameters, _context, _many):
-        statements.append((statement, parameters))
+        # Only this thread's: a job runner finishing its bookkeeping shares the engine.
+        if threading.get_ident() == this_thread:
+            statements.append((statement, parameters))
 
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", capture)
