@@ -42,10 +42,10 @@ Answer = tuple[str, list[tuple[str, str]], Iterable[bytes]]
 
 # The routes' URLs, with the ids their converter takes (no leading zeros).
 PATH = re.compile(r"/image/([1-9][0-9]{0,17})(/thumbnail)?")
-THUMBNAIL, DOWNLOAD_ENDPOINT = "images.thumbnail", "images.download"
+THUMBNAIL, DOWNLOAD = "images.thumbnail", "images.download"
 SIZES = {str(size): size for size in thumbnails.SIZES}
-# `?download=` as the route reads it; other spellings go to the route.
-DOWNLOAD = {"0": False, "false": False, "1": True, "true": True}
+# `?download=` values as the route reads them; other spellings go to the route.
+ATTACHMENT = {"0": False, "false": False, "1": True, "true": True}
 # Headers that need the route: a token to check, a part of the file.
 FOR_THE_ROUTE = ("HTTP_AUTHORIZATION", "HTTP_RANGE", "HTTP_IF_RANGE")
 # Originals are sent from the store in pieces this big, not read whole.
@@ -103,7 +103,7 @@ class FastReads:
         params = dict(pairs)
         if len(params) < len(pairs):
             return None  # a parameter given twice: the route says which one counts
-        endpoint = THUMBNAIL if matched[2] else DOWNLOAD_ENDPOINT
+        endpoint = THUMBNAIL if matched[2] else DOWNLOAD
         return endpoint, int(matched[1]), params
 
     def _find(self, image_id: int) -> ServedImage | None:
@@ -135,7 +135,7 @@ class FastReads:
         return "200 OK", headers + _file_headers(mime_type, len(body), image), [body]
 
     def _original(self, environ: dict[str, Any], image_id: int, params: dict) -> Answer | None:
-        attachment = DOWNLOAD.get(params.pop("download", "false"))
+        attachment = ATTACHMENT.get(params.pop("download", "false"))
         if params or attachment is None:
             return None
         image = self._find(image_id)
