@@ -219,7 +219,7 @@ def wrk_latency(
     return wrk_rate(output, seconds), float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
 
 
-def thumbnail_file(storage: Path, sha512: str, size: int, extension: str = "jpg") -> Path:
+def thumbnail_file(storage: Path, sha512: str, size: int | str, extension: str = "jpg") -> Path:
     """Where the service keeps a thumbnail it has made (deleted: the next request makes it)."""
     return storage / "thumbnails" / sha512[:2] / sha512[2:4] / f"{sha512}-{size}.{extension}"
 
@@ -228,4 +228,4 @@ def preview_file(storage: Path, sha512: str) -> Path:
     """Where the service keeps a big picture's preview, which thumbnails are made
     from (deleted: they are made from the original, as for a picture stored
     before previews)."""
-    return storage / "thumbnails" / sha512[:2] / sha512[2:4] / f"{sha512}-preview.jpg"
+    return thumbnail_file(storage, sha512, "preview")

@@ -5,6 +5,7 @@ everything else is passed on to them."""
 from __future__ import annotations
 
 import pytest
+from flask import request
 from support import jpeg, png, upload
 from werkzeug.test import Client
 
@@ -17,16 +18,14 @@ PER_ANSWER = {"X-Request-ID", "Date"}
 
 @pytest.fixture
 def seen_by_flask(app) -> list[str]:
-    """The endpoints of the requests that reached Flask."""
+    return endpoints_reaching_flask(app)
+
+
+def endpoints_reaching_flask(app) -> list[str]:
+    """The endpoints of the requests that reach `app`'s Flask from now on."""
     reached: list[str] = []
-    app.before_request(lambda: reached.append(_endpoint()))
+    app.before_request(lambda: reached.append(request.endpoint))
     return reached
-
-
-def _endpoint() -> str:
-    from flask import request
-
-    return request.endpoint
 
 
 def stored(client, data: bytes, name: str = "photo.jpg") -> dict:
@@ -163,6 +162,7 @@ def test_a_deleted_image_is_gone_at_once(client, anonymous):
     [
         ("?size=300", {}, 400),  # the route says what is wrong
         ("?size=256&size=512", {}, 200),
+        ("?format=gif", {}, 400),
         ("?format=jpg", {}, 200),  # another spelling: the route knows it
         ("?size=0256", {}, 200),
         ("?colour=red", {}, 200),  # the route ignores it
@@ -212,8 +212,7 @@ def test_an_image_that_is_not_there_is_the_routes_404(anonymous, image_id):
 
 def test_private_reads_need_the_route(make_app, make_user):
     app = make_app(PUBLIC_READ=False)
-    reached: list[str] = []
-    app.before_request(lambda: reached.append(_endpoint()))
+    reached = endpoints_reaching_flask(app)
     owner = app.test_client()
     owner.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_user('bob')}"
     record = stored(owner, jpeg(size=(600, 400)))
@@ -228,8 +227,7 @@ def test_private_reads_need_the_route(make_app, make_user):
 
 def test_offloaded_files_go_to_the_route(make_app, token):
     app = make_app(FILE_OFFLOAD="x-accel-redirect")
-    reached: list[str] = []
-    app.before_request(lambda: reached.append(_endpoint()))
+    reached = endpoints_reaching_flask(app)
     owner = app.test_client()
     owner.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     record = stored(owner, jpeg(size=(600, 400)))
