@@ -15,6 +15,10 @@ from image_repo.models import GenerationJob
 # A job's end reaches a waiting request within this many seconds (measured
 # figures are far lower; the margin is for a loaded CI machine).
 WAKE_UP_BOUND = 0.25
+# A request that waited as long as it was asked answers within this many
+# seconds more: its whole round trip, queries and all, on a loaded machine
+# (0.25 s of it was once seen on CI); far below the job's 30 s.
+GIVE_UP_BOUND = 1.0
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -119,7 +123,7 @@ def test_wait_gives_up_after_the_time_asked(make_client, fake_gemini):
     waited = (datetime.now(UTC) - started).total_seconds()
 
     assert (job["status"], job["stage"], job["finished_at"]) == ("running", "generating", None)
-    assert 0.5 <= waited < 0.5 + WAKE_UP_BOUND
+    assert 0.5 <= waited < 0.5 + GIVE_UP_BOUND
 
 
 def test_jobs_of_a_process_that_died_are_failed_not_left_running(
