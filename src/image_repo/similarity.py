@@ -13,11 +13,12 @@ costs grows with the count of values, not with the count of pictures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
-from sqlalchemy import select, union
+from sqlalchemy import bindparam, select, union
 
 from . import perceptual, serving
 from .models import Image, Picture, db
@@ -61,28 +62,42 @@ def bands(fingerprint: int) -> list[int]:
     return values
 
 
+# Built once: the band values are bound as lists, not hundreds of literals
+# compiled into each statement (which cost more than the search itself).
+NEAR = union(
+    *(
+        select(Picture.id, Picture.perceptual_hash).where(
+            column.in_(bindparam(column.key, expanding=True))
+        )
+        for column in BAND_COLUMNS
+    )
+)
+
+
 def near_pictures(fingerprint: int, max_distance: int) -> dict[int, int]:
     """Picture id -> distance, for every picture within `max_distance` bits."""
     radius = max_distance // len(BAND_WIDTHS)
-    lookups = [
-        select(Picture.id, Picture.perceptual_hash).where(
-            column.in_(list(_within(band, width, radius)))
-        )
+    values = {
+        column.key: [band ^ mask for mask in _masks(width, radius)]
         for column, band, width in zip(BAND_COLUMNS, bands(fingerprint), BAND_WIDTHS, strict=True)
-    ]
+    }
     found = {}
-    for picture_id, stored in db.session.execute(union(*lookups)):
+    for picture_id, stored in db.session.execute(NEAR, values):
         distance = perceptual.distance(fingerprint, unsigned(stored))
         if distance <= max_distance:
             found[picture_id] = distance
     return found
 
 
-def _within(value: int, width: int, radius: int) -> Iterator[int]:
-    """Every `width`-bit value that differs from `value` in at most `radius` bits."""
-    for flipped in range(radius + 1):
-        for positions in combinations(range(width), flipped):
-            yield value ^ sum(1 << position for position in positions)
+@functools.cache
+def _masks(width: int, radius: int) -> tuple[int, ...]:
+    """Every `width`-bit mask with at most `radius` bits set: XORed with a
+    band's value, every value that differs from it in at most `radius` bits."""
+    return tuple(
+        sum(1 << position for position in positions)
+        for flipped in range(radius + 1)
+        for positions in combinations(range(width), flipped)
+    )
 
 
 def similar_to(image_id: int, *, max_distance: int, limit: int) -> list[Match]:
@@ -93,7 +108,11 @@ def similar_to(image_id: int, *, max_distance: int, limit: int) -> list[Match]:
     record is a candidate. A picture whose hash is not computed yet (stored
     before hashes were, and not backfilled) has no near-duplicates.
     """
-    image = serving.get_record(image_id)
+    return near_copies(serving.get_record(image_id), max_distance=max_distance, limit=limit)
+
+
+def near_copies(image: Image, *, max_distance: int, limit: int) -> list[Match]:
+    """`similar_to` for a record at hand (a new upload's)."""
     if image.picture.perceptual_hash is None:
         return []
     return nearest_records(

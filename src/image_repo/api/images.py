@@ -117,8 +117,8 @@ def _ingest(file: FileStorage, budget: ingest.PixelBudget) -> IngestResult:
 
 
 def _record(result: IngestResult) -> dict:
-    near = similarity.similar_to(
-        result.image.id, max_distance=perceptual.MAX_DISTANCE, limit=SIMILAR_ON_UPLOAD
+    near = similarity.near_copies(
+        result.image, max_distance=perceptual.MAX_DISTANCE, limit=SIMILAR_ON_UPLOAD
     )
     return record_schema.dump(result.image) | {
         "duplicate": not result.created,
