@@ -1,8 +1,9 @@
 """Images into the store: the one pipeline every new image takes (upload,
 generate, import, restore).
 
-bytes -> known bytes? -> verify and decode -> hash -> the picture stored
-already? -> else store its files -> the caller's record of it.
+bytes -> known bytes? -> verify and decode -> hash, EXIF, thumbnail -> claim
+the new picture (or find it stored already, the same pixels in other bytes)
+-> store its files -> the caller's record of it.
 
 A picture is stored once; each owner gets a record of their own. A failure
 at any step leaves no record, and no file that no row accounts for.
@@ -102,9 +103,6 @@ def _decode_and_store(
     ) as decoded:
         if budget is not None:
             budget.remaining -= decoded.width * decoded.height * decoded.frame_count
-        result = _attach(decoded.sha512, upload)
-        if result is not None:
-            return result
         metadata = exif.read_exif(decoded.image)
         small, made = thumbnails.at_ingest(decoded.image, metadata.orientation, decoded.sha512)
         picture = Picture(
@@ -139,7 +137,11 @@ def _attach(sha512: str, upload: Upload) -> IngestResult | None:
 
 def _store(received: Received, picture: Picture, thumbnail_files: dict[str, bytes], upload: Upload):
     """Claim the new picture, write its files, then mark it stored with the
-    caller's record; or, if someone else stored it meanwhile, attach to theirs."""
+    caller's record; or, if it is stored already (the same pixels in other
+    bytes) or someone else stored it meanwhile, attach to theirs."""
+    held = pictures.try_claim_new(picture)
+    if held is not None:
+        return _write_files(held, received, picture, thumbnail_files, upload)
     deadline = time.monotonic() + current_app.config["STORE_WAIT"]
     while True:
         held, stale = None, False

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .models import Image, Picture, User, db, utcnow
 
@@ -122,6 +123,23 @@ def claim_new(picture: Picture, state: str = STORING) -> Claim:
     db.session.add(picture)
     db.session.flush()
     return Claim(picture.id, picture.sha512, picture.claim)
+
+
+def try_claim_new(picture: Picture) -> Claim | None:
+    """Add `picture` as `storing`, claimed by the caller, in a transaction of
+    its own; None when the picture has a row already (look at it under
+    `locked`). No lock is taken first: the unique sha512 decides, so that a
+    new picture, the common case, costs one INSERT."""
+    try:
+        held = claim_new(picture)
+        _commit_as_loaded()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    except BaseException:
+        db.session.rollback()
+        raise
+    return held
 
 
 def claim(picture: Picture, state: str) -> Claim:
