@@ -8,15 +8,20 @@ by every record of it and goes with the last one.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
 
+import pytest
 import requests
 from conftest import authenticated
+from sqlalchemy import select, text
 from support import assert_problem, jpeg, originals, png, stored_files, upload
 
-from image_repo import ingest
+from image_repo import ingest, pictures
+from image_repo.models import Picture, db
 
 T = TypeVar("T")
 
@@ -208,3 +213,54 @@ def test_racing_uploads_and_deletes_never_lose_an_acknowledged_record(
         assert response.content == data
     fsck = app.test_cli_runner().invoke(args=["images", "fsck"])
     assert fsck.exit_code == 0, fsck.output
+
+
+def test_locking_a_picture_never_deadlocks_with_the_end_of_its_delete(app):
+    """The end of a delete removes the picture's row while an upload of the
+    same picture locks it. Both must take the row's locks in one order, or
+    MySQL fails one of them as a deadlock (a 503 for the uploader; seen under
+    load). Forced here: both queue behind a third transaction holding the
+    row, the delete first, then the third lets go."""
+    with app.app_context():
+        if db.engine.dialect.name != "mysql":
+            pytest.skip("SQLite locks the whole database: there is no order of row locks")
+        picture = Picture(sha512="ab" * 64, format="JPEG", width=1, height=1, file_size=1)
+        held = pictures.claim_new(picture, pictures.DELETING)
+        db.session.commit()
+
+        def in_app(call: Callable[[], object]) -> Callable[[], None]:
+            def run() -> None:
+                with app.app_context():
+                    call()
+
+            return run
+
+        def lock() -> None:
+            with pictures.locked(held.sha512):
+                pass
+
+        with db.engine.connect() as holder, ThreadPoolExecutor(2) as pool:
+            holder.execute(
+                select(Picture.id).where(Picture.id == held.picture_id).with_for_update()
+            )
+            delete_end = pool.submit(in_app(partial(pictures.release, held, back_to=None)))
+            wait_for_lock_waits(1)
+            upload_lock = pool.submit(in_app(lock))
+            wait_for_lock_waits(2)
+            holder.commit()
+
+            delete_end.result(timeout=30)
+            upload_lock.result(timeout=30)
+
+
+def wait_for_lock_waits(count: int) -> None:
+    """Until `count` statements on this test's MySQL database wait for row locks."""
+    waiting = text(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE()"
+        " AND ID != CONNECTION_ID() AND COMMAND = 'Query' AND STATE = 'Updating'"
+    )
+    deadline = time.monotonic() + 10
+    with db.engine.connect() as watcher:
+        while watcher.scalar(waiting) < count:
+            assert time.monotonic() < deadline, f"never {count} waiting for a lock"
+            time.sleep(0.01)

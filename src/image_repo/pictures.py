@@ -60,15 +60,11 @@ def locked(sha512: str) -> Iterator[Picture | None]:
     """The picture's row (None if there is none), locked until the block ends;
     the block's changes are committed then, or rolled back on an error.
 
-    The lock is a no-op UPDATE: it takes the row's lock on MySQL and the
-    database's write lock on SQLite, and it comes first, so that what the
-    block reads is the latest committed state.
+    The lock (see `_lock`) comes first, so that what the block reads is the
+    latest committed state.
     """
     try:
-        db.session.execute(
-            update(Picture).where(Picture.sha512 == sha512).values(state=Picture.state),
-            execution_options={"synchronize_session": False},
-        )
+        _lock(sha512)
         yield db.session.scalar(
             select(Picture)
             .where(Picture.sha512 == sha512)
@@ -78,6 +74,20 @@ def locked(sha512: str) -> Iterator[Picture | None]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+def _lock(sha512: str) -> None:
+    """Lock the picture's row for this transaction: a no-op UPDATE, which takes
+    the database's write lock on SQLite; on MySQL, the row's entry in the
+    sha512 index, then the row. Whoever removes the row locks it this way
+    first: removing it through its id alone would take the row, then the index
+    entry, the opposite order, and MySQL would fail one of the two as a
+    deadlock when they meet.
+    """
+    db.session.execute(
+        update(Picture).where(Picture.sha512 == sha512).values(state=Picture.state),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _commit_as_loaded() -> None:
@@ -169,11 +179,15 @@ def release(held: Claim, *, back_to: str | None) -> None:
     try:
         if back_to is not None:
             _set_state(held, back_to)
-        elif _holds(held):
-            db.session.execute(delete(Image).where(Image.picture_id == held.picture_id))
-            db.session.execute(
-                delete(Picture).where(Picture.id == held.picture_id, Picture.claim == held.token)
-            )
+        else:
+            _lock(held.sha512)
+            if _holds(held):
+                db.session.execute(delete(Image).where(Image.picture_id == held.picture_id))
+                db.session.execute(
+                    delete(Picture).where(
+                        Picture.id == held.picture_id, Picture.claim == held.token
+                    )
+                )
         db.session.commit()
     except BaseException:
         db.session.rollback()
