@@ -251,6 +251,7 @@ def test_locking_a_picture_never_deadlocks_with_the_end_of_its_delete(app):
 
             delete_end.result(timeout=30)
             upload_lock.result(timeout=30)
+        assert db.session.scalar(select(Picture.id).where(Picture.sha512 == held.sha512)) is None
 
 
 def wait_for_lock_waits(count: int) -> None:
