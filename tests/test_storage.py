@@ -81,6 +81,24 @@ def test_list_gives_every_object_under_a_prefix_in_key_order(store):
     assert list(store.list("nothing-here/")) == []
 
 
+def test_an_object_removed_while_a_listing_runs_is_no_error(store):
+    """A listing is not a snapshot: what another request removes meanwhile
+    (a thumbnail made for a picture being deleted, say) may or may not be in
+    it, but the listing goes on (a delete that lists a picture's thumbnails
+    answered 503 when one vanished under it)."""
+    keys = [f"thumbnails/ab/cd/abcd-{size}.jpg" for size in (1024, 256, 64)]
+    for key in keys:
+        store.put(key, b"x")
+
+    listing = store.list("thumbnails/ab/cd/abcd-")
+    first = next(listing).key
+    store.delete(keys[1])
+    rest = [obj.key for obj in listing]
+
+    assert first == keys[0]
+    assert rest in ([keys[2]], keys[1:])
+
+
 def test_copy_and_delete_many(store):
     store.put(KEY, b"stray")
 

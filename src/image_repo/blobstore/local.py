@@ -116,7 +116,10 @@ class LocalStorage(Storage):
             if entry.is_dir(follow_symlinks=False):
                 yield from self._walk(Path(entry.path), key, "")
             elif entry.is_file(follow_symlinks=False):
-                stat = entry.stat(follow_symlinks=False)
+                try:
+                    stat = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # removed since the folder was read
                 yield StoredObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
 
     def copy(self, source: str, target: str) -> None:
