@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from . import events, exif, imaging, perceptual, pictures, similarity, thumbnails
 from .blobstore import Storage, StorageError
@@ -139,25 +138,14 @@ def _store(received: Received, picture: Picture, thumbnail_files: dict[str, byte
     """Claim the new picture, write its files, then mark it stored with the
     caller's record; or, if it is stored already (the same pixels in other
     bytes) or someone else stored it meanwhile, attach to theirs."""
-    held = pictures.try_claim_new(picture)
-    if held is not None:
-        return _write_files(held, received, picture, thumbnail_files, upload)
-    deadline = time.monotonic() + current_app.config["STORE_WAIT"]
     while True:
-        held, stale = None, False
-        try:
-            with pictures.locked(picture.sha512) as existing:
-                if existing is None:
-                    held = pictures.claim_new(picture)
-                elif existing.state == STORED:
-                    return _record(existing, upload)
-                else:
-                    stale = pictures.is_stale(existing)
-        except IntegrityError:
-            continue  # another node inserted the same picture first: look again
+        held = pictures.try_claim_new(picture)
         if held is not None:
             return _write_files(held, received, picture, thumbnail_files, upload)
-        wait_for_picture(picture.sha512, stale, deadline)
+        attached = _attach(picture.sha512, upload)
+        if attached is not None:
+            return attached
+        # Its row went (a delete or a failed store ended) before we looked: claim again.
 
 
 def _write_files(
