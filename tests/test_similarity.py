@@ -121,6 +121,7 @@ def test_other_users_records_are_listed_reads_being_shared(app, client, make_use
     bob = authenticated(app.test_client(), make_user("bob"))
     bobs = stored(bob, encode(photo(), quality=90), "bobs-copy.jpg")
     assert bobs["duplicate"] is False  # his own record of the same picture
+    assert {"id": family["photo.jpg"], "distance": 0} in bobs["similar"]
 
     items = similar(bob, bobs["id"])
 

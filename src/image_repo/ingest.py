@@ -35,6 +35,7 @@ MAX_NAME_LENGTH = 255
 class IngestResult:
     image: Image
     created: bool  # a new record (201); False: the caller's existing one (200)
+    new_picture: bool = False  # the picture was stored here: the record is its only one
 
 
 @dataclass
@@ -167,7 +168,7 @@ def _write_files(
         raise
     if not stored:
         raise PictureBusy("the store took longer than its lease; try again")
-    return IngestResult(record, created=True)
+    return IngestResult(record, created=True, new_picture=True)
 
 
 def abandon_store(storage: Storage, held: Claim, original_key: str) -> None:

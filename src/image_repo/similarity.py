@@ -111,24 +111,23 @@ def similar_to(image_id: int, *, max_distance: int, limit: int) -> list[Match]:
     return near_copies(serving.get_record(image_id), max_distance=max_distance, limit=limit)
 
 
-def near_copies(image: Image, *, max_distance: int, limit: int) -> list[Match]:
-    """`similar_to` for a record at hand (a new upload's)."""
+def near_copies(
+    image: Image, *, max_distance: int, limit: int, only_record: bool = False
+) -> list[Match]:
+    """`similar_to` for a record at hand (a new upload's). `only_record`: the
+    record is its picture's only one (the picture was just stored), so that
+    picture, found at distance 0, has no other record to look up."""
     if image.picture.perceptual_hash is None:
         return []
-    return nearest_records(
-        unsigned(image.picture.perceptual_hash),
-        max_distance=max_distance,
-        limit=limit,
-        leave_out=image.id,
-    )
+    distances = near_pictures(unsigned(image.picture.perceptual_hash), max_distance)
+    if only_record:
+        distances.pop(image.picture_id, None)
+    return nearest_records(distances, limit=limit, leave_out=image.id)
 
 
-def nearest_records(
-    fingerprint: int, *, max_distance: int, limit: int, leave_out: int | None = None
-) -> list[Match]:
-    """Up to `limit` records of stored pictures within `max_distance` bits,
-    nearest first, the record `leave_out` left out."""
-    distances = near_pictures(fingerprint, max_distance)
+def nearest_records(distances: dict[int, int], *, limit: int, leave_out: int) -> list[Match]:
+    """Up to `limit` records of the stored pictures in `distances` (picture id
+    -> distance), nearest first, the record `leave_out` left out."""
     if not distances:
         return []
     # Rows are fetched in distance order, a bounded batch at a time, so that a
@@ -140,10 +139,8 @@ def nearest_records(
         query = (
             select(Image)
             .join(Image.picture)
-            .where(Image.picture_id.in_(batch), Picture.state == STORED)
+            .where(Image.picture_id.in_(batch), Image.id != leave_out, Picture.state == STORED)
         )
-        if leave_out is not None:
-            query = query.where(Image.id != leave_out)
         records = db.session.scalars(query)
         matches += sorted(
             (Match(record, distances[record.picture_id]) for record in records),

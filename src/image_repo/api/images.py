@@ -118,7 +118,10 @@ def _ingest(file: FileStorage, budget: ingest.PixelBudget) -> IngestResult:
 
 def _record(result: IngestResult) -> dict:
     near = similarity.near_copies(
-        result.image, max_distance=perceptual.MAX_DISTANCE, limit=SIMILAR_ON_UPLOAD
+        result.image,
+        max_distance=perceptual.MAX_DISTANCE,
+        limit=SIMILAR_ON_UPLOAD,
+        only_record=result.new_picture,
     )
     return record_schema.dump(result.image) | {
         "duplicate": not result.created,
