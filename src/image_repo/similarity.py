@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
-from sqlalchemy import bindparam, select, union
+from sqlalchemy import CompoundSelect, bindparam, select, union
 
 from . import perceptual, serving
 from .models import Image, Picture, db
@@ -62,31 +62,49 @@ def bands(fingerprint: int) -> list[int]:
     return values
 
 
-# Built once: the band values are bound as lists, not hundreds of literals
-# compiled into each statement (which cost more than the search itself).
-NEAR = union(
-    *(
-        select(Picture.id, Picture.perceptual_hash).where(
-            column.in_(bindparam(column.key, expanding=True))
-        )
-        for column in BAND_COLUMNS
-    )
-)
-
-
 def near_pictures(fingerprint: int, max_distance: int) -> dict[int, int]:
     """Picture id -> distance, for every picture within `max_distance` bits."""
     radius = max_distance // len(BAND_WIDTHS)
-    values = {
-        column.key: [band ^ mask for mask in _masks(width, radius)]
-        for column, band, width in zip(BAND_COLUMNS, bands(fingerprint), BAND_WIDTHS, strict=True)
-    }
+    statement, names = _near_statement(radius)
+    values = dict(
+        zip(
+            names,
+            (
+                band ^ mask
+                for band, width in zip(bands(fingerprint), BAND_WIDTHS, strict=True)
+                for mask in _masks(width, radius)
+            ),
+            strict=True,
+        )
+    )
     found = {}
-    for picture_id, stored in db.session.execute(NEAR, values):
+    for picture_id, stored in db.session.execute(statement, values):
         distance = perceptual.distance(fingerprint, unsigned(stored))
         if distance <= max_distance:
             found[picture_id] = distance
     return found
+
+
+@functools.cache
+def _near_statement(radius: int) -> tuple[CompoundSelect, list[str]]:
+    """The lookup at one radius, with a parameter of its own for each value a
+    band may take: compiled once, then only bound. Literal values would be
+    compiled into every statement, and a list bound to one parameter is still
+    spelled out into its hundreds of names on every call; either costs more
+    than the search itself."""
+    names = [
+        [f"{column.key}_{n}" for n in range(len(_masks(width, radius)))]
+        for column, width in zip(BAND_COLUMNS, BAND_WIDTHS, strict=True)
+    ]
+    statement = union(
+        *(
+            select(Picture.id, Picture.perceptual_hash).where(
+                column.in_([bindparam(name) for name in band_names])
+            )
+            for column, band_names in zip(BAND_COLUMNS, names, strict=True)
+        )
+    )
+    return statement, [name for band_names in names for name in band_names]
 
 
 @functools.cache
