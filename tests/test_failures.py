@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 
+from conftest import authenticated
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from support import assert_problem, jpeg, stored_files, upload
 
+import image_repo
 from image_repo import create_app, scratch
+from image_repo.models import Picture, db
 
 
 def _failing(*_args, **_kwargs):
@@ -92,3 +96,32 @@ def test_database_failure_in_a_multi_file_upload_is_reported_per_file(
     monkeypatch.undo()
     assert query("SELECT COUNT(*) FROM images") == [(0,)]
     assert stored_files(storage_dir) == []
+
+
+def test_waiting_too_long_for_a_lock_is_a_503_that_says_so(make_app, make_user, monkeypatch):
+    """Another transaction holds what a delete needs for longer than the
+    database waits (here 1 s): the answer says the database was busy, not
+    that it is down, and the delete goes through once the lock is let go."""
+    monkeypatch.setattr(image_repo, "SQLITE_BUSY_TIMEOUT_MS", 1000)
+    wait_one_second = {"init_command": "SET SESSION innodb_lock_wait_timeout=1"}
+    app = make_app()
+    if app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args") is not None:
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        connect_args = options["connect_args"] | wait_one_second
+        app = make_app(SQLALCHEMY_ENGINE_OPTIONS=options | {"connect_args": connect_args})
+    client = authenticated(app.test_client(), make_user("alice"))
+    image_id = upload(client, jpeg()).get_json()["id"]
+
+    with app.app_context(), db.engine.connect() as holder:
+        if db.engine.dialect.name == "sqlite":
+            holder.execute(text("BEGIN IMMEDIATE"))  # the database's one write lock
+        else:
+            holder.execute(select(Picture.id).with_for_update())  # every picture's row
+        response = client.delete(f"/image/{image_id}")
+        holder.rollback()
+
+    problem = assert_problem(response, 503, detail_has="busy")
+    assert "unavailable" not in problem["detail"]
+    assert response.headers["Retry-After"]
+    assert client.get(f"/image/{image_id}").status_code == 200
+    assert client.delete(f"/image/{image_id}").status_code == 204

@@ -7,6 +7,7 @@ builds an error body by hand.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -43,6 +44,9 @@ REJECTION_STATUS: dict[type[ImageRejected], int] = {
 }
 QUERY_LOCATIONS = {"query", "path"}
 DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeoutError)
+# MySQL/MariaDB error numbers: lock wait timeout exceeded, deadlock found.
+MYSQL_LOCK_CONFLICTS = {1205, 1213}
+SQLITE_LOCK_CONFLICTS = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
 @dataclass
@@ -107,6 +111,13 @@ def problem_for(error: Exception) -> Problem | None:
         return Problem(429, str(error), headers={"Retry-After": str(error.retry_after)})
     if isinstance(error, RepositoryMismatch):
         return Problem(503, f"This server is misconfigured: {error.message}")
+    if is_lock_conflict(error):
+        return Problem(
+            503,
+            "The database is busy: this request waited too long for a lock that "
+            "another change to the same data held. Try again shortly.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
     if isinstance(error, DATABASE_DOWN):
         return Problem(
             503,
@@ -119,6 +130,17 @@ def problem_for(error: Exception) -> Problem | None:
     if isinstance(error, RunnerUnavailable):
         return Problem(503, str(error), headers={"Retry-After": RETRY_AFTER_SECONDS})
     return None
+
+
+def is_lock_conflict(error: Exception) -> bool:
+    """A database that is up but gave up on this request: it waited too long
+    for another transaction's lock, or found the two deadlocked."""
+    if not isinstance(error, OperationalError):
+        return False
+    cause = error.orig
+    if isinstance(cause, sqlite3.Error):  # the low byte: extended codes are variants
+        return (getattr(cause, "sqlite_errorcode", None) or 0) & 0xFF in SQLITE_LOCK_CONFLICTS
+    return bool(cause.args) and cause.args[0] in MYSQL_LOCK_CONFLICTS
 
 
 def rejection_status(error: ImageRejected) -> int:
@@ -179,7 +201,9 @@ def register_error_handlers(app: APIFlask) -> None:
 
         @app.errorhandler(known)
         def known_error(error: Exception) -> Response:
-            if isinstance(error, DATABASE_DOWN):
+            if is_lock_conflict(error):
+                app.logger.warning("database lock conflict: %s", error)
+            elif isinstance(error, DATABASE_DOWN):
                 app.logger.warning("database unavailable: %s", error)
             problem = problem_for(error)
             assert problem is not None
