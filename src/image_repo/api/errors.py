@@ -45,7 +45,7 @@ REJECTION_STATUS: dict[type[ImageRejected], int] = {
 QUERY_LOCATIONS = {"query", "path"}
 DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeoutError)
 # MySQL/MariaDB error numbers: lock wait timeout exceeded, deadlock found.
-MYSQL_LOCK_CONFLICTS = {1205, 1213}
+MYSQL_LOCK_CONFLICTS = (1205, 1213)
 SQLITE_LOCK_CONFLICTS = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
@@ -140,7 +140,8 @@ def is_lock_conflict(error: Exception) -> bool:
     cause = error.orig
     if isinstance(cause, sqlite3.Error):  # the low byte: extended codes are variants
         return (getattr(cause, "sqlite_errorcode", None) or 0) & 0xFF in SQLITE_LOCK_CONFLICTS
-    return bool(cause.args) and cause.args[0] in MYSQL_LOCK_CONFLICTS
+    args = getattr(cause, "args", ())
+    return bool(args) and args[0] in MYSQL_LOCK_CONFLICTS
 
 
 def rejection_status(error: ImageRejected) -> int:
