@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from support import assert_problem, jpeg, stored_files, upload
 
 import image_repo
+from config import engine_options
 from image_repo import create_app, scratch
 from image_repo.models import Picture, db
 
@@ -98,17 +99,18 @@ def test_database_failure_in_a_multi_file_upload_is_reported_per_file(
     assert stored_files(storage_dir) == []
 
 
-def test_waiting_too_long_for_a_lock_is_a_503_that_says_so(make_app, make_user, monkeypatch):
+def test_waiting_too_long_for_a_lock_is_a_503_that_says_so(
+    make_app, make_user, migrated_database, monkeypatch
+):
     """Another transaction holds what a delete needs for longer than the
     database waits (here 1 s): the answer says the database was busy, not
     that it is down, and the delete goes through once the lock is let go."""
     monkeypatch.setattr(image_repo, "SQLITE_BUSY_TIMEOUT_MS", 1000)
-    wait_one_second = {"init_command": "SET SESSION innodb_lock_wait_timeout=1"}
-    app = make_app()
-    if app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args") is not None:
-        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
-        connect_args = options["connect_args"] | wait_one_second
-        app = make_app(SQLALCHEMY_ENGINE_OPTIONS=options | {"connect_args": connect_args})
+    options = engine_options(migrated_database)
+    if "connect_args" in options:  # MySQL
+        wait = {"init_command": "SET SESSION innodb_lock_wait_timeout=1"}
+        options["connect_args"] = options["connect_args"] | wait
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=options)
     client = authenticated(app.test_client(), make_user("alice"))
     image_id = upload(client, jpeg()).get_json()["id"]
 
