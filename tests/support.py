@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import Table, create_engine, select
 
 PROBLEM_JSON = "application/problem+json"
 CORPUS = Path(__file__).resolve().parent / "data"
@@ -120,3 +121,21 @@ def tmpfs(mountpoint: Path, size: str) -> Iterator[Path]:
         yield mountpoint
     finally:
         subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+@contextmanager
+def lock_held_elsewhere(database_url: str, table: Table) -> Iterator[None]:
+    """Another connection holds a lock until the block ends: SQLite's one write
+    lock, or on MySQL a lock on every row of `table` (and so on any write to them)."""
+    engine = create_engine(database_url)
+    holder = engine.connect()
+    try:
+        if holder.dialect.name == "sqlite":
+            holder.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            holder.execute(select(table).with_for_update())
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()

@@ -5,15 +5,15 @@ from __future__ import annotations
 import io
 
 from conftest import authenticated
-from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from support import assert_problem, jpeg, stored_files, upload
+from support import assert_problem, jpeg, lock_held_elsewhere, stored_files, upload
 
 import image_repo
 from config import engine_options
 from image_repo import create_app, scratch
-from image_repo.models import Picture, db
+from image_repo.models import Picture
 
 
 def _failing(*_args, **_kwargs):
@@ -107,20 +107,15 @@ def test_waiting_too_long_for_a_lock_is_a_503_that_says_so(
     that it is down, and the delete goes through once the lock is let go."""
     monkeypatch.setattr(image_repo, "SQLITE_BUSY_TIMEOUT_MS", 1000)
     options = engine_options(migrated_database)
-    if "connect_args" in options:  # MySQL
+    if make_url(migrated_database).get_backend_name() != "sqlite":
         wait = {"init_command": "SET SESSION innodb_lock_wait_timeout=1"}
         options["connect_args"] = options["connect_args"] | wait
     app = make_app(SQLALCHEMY_ENGINE_OPTIONS=options)
     client = authenticated(app.test_client(), make_user("alice"))
     image_id = upload(client, jpeg()).get_json()["id"]
 
-    with app.app_context(), db.engine.connect() as holder:
-        if db.engine.dialect.name == "sqlite":
-            holder.execute(text("BEGIN IMMEDIATE"))  # the database's one write lock
-        else:
-            holder.execute(select(Picture.id).with_for_update())  # every picture's row
+    with lock_held_elsewhere(migrated_database, Picture.__table__):
         response = client.delete(f"/image/{image_id}")
-        holder.rollback()
 
     problem = assert_problem(response, 503, detail_has="busy")
     assert "unavailable" not in problem["detail"]

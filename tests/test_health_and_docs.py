@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 import time
 
-from sqlalchemy import create_engine
-from support import PROBLEM_JSON
+from support import PROBLEM_JSON, lock_held_elsewhere
 
 from image_repo import create_app
+from image_repo.models import Repository
 
 
 def test_health_reports_database_and_storage(client, request):
@@ -38,18 +38,10 @@ def test_health_is_503_when_storage_cannot_be_written(client, storage_dir):
 def test_health_shows_stalled_database_writes_apart_from_reads(client, migrated_database):
     """Another process holds the database's write lock (SQLite) or the row
     health writes (MySQL): reads are fine, writes are reported stalled, fast."""
-    holder = create_engine(migrated_database).connect()
-    try:
-        if holder.dialect.name == "sqlite":
-            holder.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            holder.exec_driver_sql("SELECT * FROM repository FOR UPDATE")
+    with lock_held_elsewhere(migrated_database, Repository.__table__):
         started = time.monotonic()
         response = client.get("/health")
         elapsed = time.monotonic() - started
-    finally:
-        holder.rollback()
-        holder.close()
 
     assert response.status_code == 503
     body = response.get_json()

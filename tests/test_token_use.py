@@ -7,14 +7,11 @@ image: the read is answered at once, and the use is recorded once the lock goes.
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import pymysql
-from sqlalchemy.engine import make_url
-from support import jpeg, upload
+from support import jpeg, lock_held_elsewhere, upload
+
+from image_repo.models import ApiToken
 
 PROMPT_SECONDS = 0.5
 
@@ -31,33 +28,12 @@ def wait_for(condition, seconds: float = 10) -> None:
         time.sleep(0.05)
 
 
-@contextmanager
-def locked_elsewhere(database_url: str) -> Iterator[None]:
-    """SQLite: another connection holds the write lock. MySQL: another
-    connection holds a lock on the token's row (and so on any write to it)."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        other = sqlite3.connect(url.database, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-    else:
-        other = pymysql.connect(
-            host=url.host, port=url.port or 3306, user=url.username, database=url.database
-        )
-        other.begin()
-        other.cursor().execute("SELECT id FROM api_tokens FOR UPDATE")
-    try:
-        yield
-    finally:
-        other.rollback()
-        other.close()
-
-
 def test_a_locked_database_does_not_delay_a_read_with_a_token(client, query, migrated_database):
     image = upload(client, jpeg()).get_json()
     wait_for(lambda: last_used(query) is not None)  # the upload's use, written on the side
     query("UPDATE api_tokens SET last_used_at = NULL")  # as if not used for a while
 
-    with locked_elsewhere(migrated_database):
+    with lock_held_elsewhere(migrated_database, ApiToken.__table__):
         started = time.monotonic()
         response = client.get(f"/image/{image['id']}")
         took = time.monotonic() - started
