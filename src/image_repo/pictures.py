@@ -127,7 +127,8 @@ def record_of(picture: Picture, owner: User | None) -> Image | None:
 
 
 def claim_new(picture: Picture, state: str = STORING) -> Claim:
-    """Add `picture` in `state`, claimed by the caller (inside `locked`)."""
+    """Add `picture` in `state`, claimed by the caller: inside `locked`, or
+    in `try_claim_new`, where the unique sha512 stands in for the lock."""
     picture.state, picture.state_since = state, utcnow()
     picture.claim = secrets.token_hex(16)
     db.session.add(picture)

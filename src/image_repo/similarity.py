@@ -66,17 +66,11 @@ def near_pictures(fingerprint: int, max_distance: int) -> dict[int, int]:
     """Picture id -> distance, for every picture within `max_distance` bits."""
     radius = max_distance // len(BAND_WIDTHS)
     statement, names = _near_statement(radius)
-    values = dict(
-        zip(
-            names,
-            (
-                band ^ mask
-                for band, width in zip(bands(fingerprint), BAND_WIDTHS, strict=True)
-                for mask in _masks(width, radius)
-            ),
-            strict=True,
-        )
-    )
+    values = {
+        name: band ^ mask
+        for band, width, band_names in zip(bands(fingerprint), BAND_WIDTHS, names, strict=True)
+        for name, mask in zip(band_names, _masks(width, radius), strict=True)
+    }
     found = {}
     for picture_id, stored in db.session.execute(statement, values):
         distance = perceptual.distance(fingerprint, unsigned(stored))
@@ -86,7 +80,7 @@ def near_pictures(fingerprint: int, max_distance: int) -> dict[int, int]:
 
 
 @functools.cache
-def _near_statement(radius: int) -> tuple[CompoundSelect, list[str]]:
+def _near_statement(radius: int) -> tuple[CompoundSelect, list[list[str]]]:
     """The lookup at one radius, with a parameter of its own for each value a
     band may take: compiled once, then only bound. Literal values would be
     compiled into every statement, and a list bound to one parameter is still
@@ -104,7 +98,7 @@ def _near_statement(radius: int) -> tuple[CompoundSelect, list[str]]:
             for column, band_names in zip(BAND_COLUMNS, names, strict=True)
         )
     )
-    return statement, [name for band_names in names for name in band_names]
+    return statement, names
 
 
 @functools.cache
