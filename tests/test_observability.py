@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,19 @@ def test_text_log_lines_are_readable_and_carry_the_request_id(live_server, tmp_p
     ]
     assert "GET /image/12345 404" in line
     assert not line.startswith("{")
+
+
+def test_a_busy_server_writes_no_line_per_queued_request(live_server, tmp_path):
+    """Requests that wait for a thread are normal under load: the log, at
+    WARNING, stays quiet instead of growing by a line for each of them."""
+    server = live_server(WEB_CONCURRENCY="1", GUNICORN_THREADS="1", LOG_LEVEL="WARNING")
+    log = tmp_path / "server.log"
+    lines_at_start = len(log.read_text().splitlines())
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: requests.get(f"{server.url}/image/styles"), range(200)))
+    assert all(answer.status_code == 200 for answer in answers)
+    new_lines = log.read_text().splitlines()[lines_at_start:]
+    assert len(new_lines) < 5, new_lines[:5]
 
 
 # Metrics

@@ -18,6 +18,7 @@ stops checking in within `timeout`, and stops them all on SIGTERM.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import time
 import warnings
@@ -52,6 +53,13 @@ class WaitressWorker(Worker):
         # 70 ms, every in-flight request held up). Frozen, they are skipped.
         gc.collect()
         gc.freeze()
+        # waitress warns "Task queue depth is N" on its event loop for every
+        # request that finds the threads busy: under load, a line per request
+        # (4 % of the workers' Python time in a flood of cached thumbnails),
+        # just when the loop can least afford it. Waiting for a thread is what
+        # a busy server does; the request durations (access lines, /metrics)
+        # say how long.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         # The pool is sized here: waitress's `threads` only sizes a pool it makes itself.
         dispatcher = SearchLaneDispatcher()
         dispatcher.set_thread_count(self.cfg.threads)
