@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import requests
 from fake_gemini import API_KEY, image
+from slow_clients import probe
 from support import generate, png
 
 from image_repo.models import GenerationJob
@@ -110,6 +112,35 @@ def test_wait_answers_as_soon_as_a_job_of_another_process_ends(
     job = response.get_json()
     assert job["status"] == "succeeded"
     assert 0 <= woke_up_after(job, received) < WAKE_UP_BOUND
+
+
+def test_clients_waiting_on_a_job_do_not_stop_others_being_answered(
+    live_server, fake_gemini, token
+):
+    """Three times as many `?wait=` requests as the server has threads, on a
+    job that takes seconds (Gemini often does): other requests are answered
+    meanwhile, and every waiter gets the job's end."""
+    server = live_server(**gemini_settings(fake_gemini))
+    fake_gemini.script(slow_picture(6))
+    submitted = requests.post(
+        f"{server.url}/image/generate",
+        json={"prompt": "a long voyage"},
+        headers=bearer(token),
+        timeout=10,
+    )
+    job_url = f"{server.url}{submitted.headers['Location']}?wait=30"
+
+    def wait_for_the_job(_) -> dict:
+        return requests.get(job_url, headers=bearer(token), timeout=40).json()
+
+    with ThreadPoolExecutor(24) as pool:
+        waiters = pool.map(wait_for_the_job, range(24))
+        time.sleep(1)  # the waiters are in
+        times = probe(server.url, rounds=3)
+        ended = list(waiters)
+
+    assert max(times) < 2.0, f"/health took {times} while 24 clients waited on a job"
+    assert [job["status"] for job in ended] == ["succeeded"] * 24
 
 
 def test_wait_gives_up_after_the_time_asked(make_client, fake_gemini):

@@ -41,6 +41,10 @@ CONNECTION_LIMIT = 500
 BODY_SLACK = 1 << 20
 MAX_HEADER_BYTES = 64 * 1024
 LIST_PATH = "/image/list"
+JOBS_PATH = "/image/jobs/"
+# Job waits (`?wait=`) per worker that hold a thread at once; blocked on an
+# event, a thread costs no CPU and little memory.
+WAIT_THREADS = 64
 
 
 class WaitressWorker(Worker):
@@ -61,7 +65,7 @@ class WaitressWorker(Worker):
         # say how long.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         # The pool is sized here: waitress's `threads` only sizes a pool it makes itself.
-        dispatcher = SearchLaneDispatcher()
+        dispatcher = LaneDispatcher()
         dispatcher.set_thread_count(self.cfg.threads)
         with warnings.catch_warnings():  # send_bytes's deprecation (see waitress_settings)
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -97,29 +101,38 @@ class WaitressWorker(Worker):
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
 
 
-class SearchLaneDispatcher(ThreadedTaskDispatcher):
-    """waitress's thread pool, with text searches queued apart on a lane of
-    their own.
+class LaneDispatcher(ThreadedTaskDispatcher):
+    """waitress's thread pool, with two kinds of request queued apart on lanes
+    of their own, so that however many of them come, the pool's threads (and
+    the cores) stay free for everyone else's requests:
 
-    A substring search costs the database far more than a download, and it
-    is what a flood would send: however many arrive, they run one at a time
-    and wait their turn without a thread or any CPU, so the pool's threads
-    (and the cores) stay free for everyone else's requests.
+    - a substring search costs the database far more than a download, and it
+      is what a flood would send: they run one at a time and wait their turn
+      without a thread or any CPU (see PacedTask);
+    - a job's `?wait=` holds its thread, without CPU, until the job ends
+      (Gemini may take many seconds): up to WAIT_THREADS of them wait at once,
+      the next ones queue behind them.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self.lane = ThreadedTaskDispatcher()
-        self.lane.set_thread_count(1)
+        self.search_lane = ThreadedTaskDispatcher()
+        self.search_lane.set_thread_count(1)
+        self.wait_lane = ThreadedTaskDispatcher()
+        self.wait_lane.set_thread_count(WAIT_THREADS)
 
     def add_task(self, task) -> None:  # a channel with a complete request
-        if is_text_search(task.requests[0]):
-            self.lane.add_task(PacedTask(task, self.lane))
+        request = task.requests[0]
+        if is_text_search(request):
+            self.search_lane.add_task(PacedTask(task, self.search_lane))
+        elif is_job_wait(request):
+            self.wait_lane.add_task(task)
         else:
             super().add_task(task)
 
     def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
-        self.lane.shutdown(cancel_pending, timeout)
+        self.search_lane.shutdown(cancel_pending, timeout)
+        self.wait_lane.shutdown(cancel_pending, timeout)
         return super().shutdown(cancel_pending, timeout)
 
 
@@ -140,6 +153,14 @@ class PacedTask:
 
     def cancel(self) -> None:
         self.channel.cancel()
+
+
+def is_job_wait(request) -> bool:
+    """A GET of a job that asks to wait for its end (any `wait` given: the
+    route answers a bad one at once)."""
+    if request.error or not request.path.startswith(JOBS_PATH) or request.command != "GET":
+        return False
+    return "wait" in parse_qs(request.query, keep_blank_values=True)
 
 
 def is_text_search(request) -> bool:

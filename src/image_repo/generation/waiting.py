@@ -12,6 +12,7 @@ import threading
 
 from flask import Flask
 
+from ..models import db
 from . import jobs
 from .background import KeyedLoop
 
@@ -28,7 +29,12 @@ class JobWatcher(KeyedLoop):
         self.hold(job_id)
         try:
             # It may have ended between the caller's read and `hold`.
-            if not jobs.ended_among([job_id]):
+            ended = jobs.ended_among([job_id])
+            # A waiter holds no pooled connection: the pool is far smaller
+            # than the waiters a worker takes (web_worker.WAIT_THREADS), and
+            # the job itself needs one to end.
+            db.session.commit()
+            if not ended:
                 event.wait(timeout)
         finally:
             self.release(job_id)

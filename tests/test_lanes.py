@@ -1,5 +1,6 @@
-"""Text searches queue on a lane of their own in the server `make run` starts,
-so that a flood of them leaves the threads to everyone else's requests.
+"""Text searches and job waits queue on lanes of their own in the server
+`make run` starts, so that however many come, the pool's threads are left to
+everyone else's requests.
 
 The dispatcher is waitress's, fed requests parsed by waitress's own parser;
 only the channel that would run the app is a stand-in that records when it
@@ -16,7 +17,7 @@ import pytest
 from waitress.adjustments import Adjustments
 from waitress.parser import HTTPRequestParser
 
-from image_repo.web_worker import SearchLaneDispatcher, is_text_search
+from image_repo.web_worker import LaneDispatcher, is_job_wait, is_text_search
 
 pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 
@@ -80,17 +81,52 @@ def test_what_counts_as_a_text_search(method, target, is_search):
         ("GET /image/list?name=zz HTTP/1.1", "Content-Length: zz"),
     ],
 )
-def test_a_request_that_could_not_be_parsed_is_no_search(line, header):
+def test_a_request_that_could_not_be_parsed_is_no_search_nor_wait(line, header):
     """waitress answers it with an error of its own, on the pool."""
     request = HTTPRequestParser(Adjustments())
     request.received(f"{line}\r\n{header}\r\n\r\n".encode())
     assert request.completed and request.error
 
     assert is_text_search(request) is False
+    assert is_job_wait(request) is False
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "is_wait"),
+    [
+        ("GET", "/image/jobs/4f1c2a?wait=30", True),
+        ("GET", "/image/jobs/4f1c2a?wait=", True),
+        ("GET", "/image/jobs/4f1c2a?wait=soon", True),
+        ("GET", "/image/jobs/4f1c2a", False),
+        ("GET", "/image/jobs/4f1c2a?waiting=30", False),
+        ("DELETE", "/image/jobs/4f1c2a?wait=30", False),
+        ("GET", "/image/7?wait=30", False),
+    ],
+)
+def test_what_counts_as_a_job_wait(method, target, is_wait):
+    assert is_job_wait(parsed(target, method)) is is_wait
+
+
+def test_job_waits_hold_threads_of_their_own():
+    dispatcher = LaneDispatcher()
+    dispatcher.set_thread_count(1)
+    ran: queue.Queue = queue.Queue()
+    job_ends = threading.Event()
+    try:
+        for n in range(5):
+            dispatcher.add_task(Channel(f"/image/jobs/j{n}?wait=30", ran, job_ends))
+        waits = {ran.get(timeout=5) for _ in range(5)}
+        assert waits == {f"/image/jobs/j{n}?wait=30" for n in range(5)}, "all wait at once"
+
+        dispatcher.add_task(Channel("/image/7", ran))
+        assert ran.get(timeout=5) == "/image/7", "the pool's thread is free"
+    finally:
+        job_ends.set()
+        dispatcher.shutdown(timeout=5)
 
 
 def test_a_flood_of_searches_waits_on_its_lane_while_others_are_answered():
-    dispatcher = SearchLaneDispatcher()
+    dispatcher = LaneDispatcher()
     dispatcher.set_thread_count(2)
     ran: queue.Queue = queue.Queue()
     searches_go, others_go = threading.Event(), threading.Event()
@@ -117,7 +153,7 @@ def test_a_flood_of_searches_waits_on_its_lane_while_others_are_answered():
 
 def test_while_searches_wait_the_lane_rests_as_long_as_the_last_one_ran():
     """A flood gets at most half of the lane's time; a lone search is not held."""
-    dispatcher = SearchLaneDispatcher()
+    dispatcher = LaneDispatcher()
     dispatcher.set_thread_count(1)
     ran: queue.Queue = queue.Queue()
     try:
