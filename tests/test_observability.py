@@ -136,8 +136,9 @@ def test_a_busy_server_writes_no_line_per_queued_request(live_server, tmp_path):
     server = live_server(WEB_CONCURRENCY="1", GUNICORN_THREADS="1", LOG_LEVEL="WARNING")
     log = tmp_path / "server.log"
     lines_at_start = len(log.read_text().splitlines())
+    styles = f"{server.url}/image/styles"
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda _: requests.get(f"{server.url}/image/styles"), range(200)))
+        answers = list(pool.map(lambda _: requests.get(styles, timeout=30), range(200)))
     assert all(answer.status_code == 200 for answer in answers)
     new_lines = log.read_text().splitlines()[lines_at_start:]
     assert len(new_lines) < 5, new_lines[:5]
