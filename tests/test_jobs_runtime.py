@@ -35,6 +35,16 @@ def gemini_settings(fake_gemini) -> dict[str, str]:
     }
 
 
+def submit(server, token: str, prompt: str) -> requests.Response:
+    """POST /image/generate to a live server."""
+    return requests.post(
+        f"{server.url}/image/generate",
+        json={"prompt": prompt},
+        headers=bearer(token),
+        timeout=30,
+    )
+
+
 def slow_picture(seconds: float):
     reply = image(png(seed=11))
     reply.delay = seconds
@@ -51,17 +61,12 @@ def test_many_jobs_submitted_at_once_all_end(live_server, token, query):
     prompts = [f"a harbour, take {n}" for n in range(24)] + ["a harbour, take 0"] * 6
     start = threading.Barrier(len(prompts))
 
-    def submit(prompt: str) -> requests.Response:
+    def submit_at_once(prompt: str) -> requests.Response:
         start.wait()
-        return requests.post(
-            f"{server.url}/image/generate",
-            json={"prompt": prompt},
-            headers=bearer(token),
-            timeout=30,
-        )
+        return submit(server, token, prompt)
 
     with ThreadPoolExecutor(len(prompts)) as pool:
-        submitted = list(pool.map(submit, prompts))
+        submitted = list(pool.map(submit_at_once, prompts))
     assert [response.status_code for response in submitted] == [202] * len(prompts)
     ended = [
         requests.get(
@@ -98,12 +103,7 @@ def test_wait_answers_as_soon_as_a_job_of_another_process_ends(
     """The job runs in a gunicorn worker; the waiting request is served by another process."""
     server = live_server(WEB_CONCURRENCY="1", **gemini_settings(fake_gemini))
     fake_gemini.script(slow_picture(0.5))
-    submitted = requests.post(
-        f"{server.url}/image/generate",
-        json={"prompt": "a far boat"},
-        headers=bearer(token),
-        timeout=10,
-    )
+    submitted = submit(server, token, "a far boat")
     client = make_client()
 
     response = client.get(f"{submitted.headers['Location']}?wait=10")
@@ -122,12 +122,7 @@ def test_clients_waiting_on_a_job_do_not_stop_others_being_answered(
     meanwhile, and every waiter gets the job's end."""
     server = live_server(**gemini_settings(fake_gemini))
     fake_gemini.script(slow_picture(6))
-    submitted = requests.post(
-        f"{server.url}/image/generate",
-        json={"prompt": "a long voyage"},
-        headers=bearer(token),
-        timeout=10,
-    )
+    submitted = submit(server, token, "a long voyage")
     job_url = f"{server.url}{submitted.headers['Location']}?wait=30"
 
     def wait_for_the_job(_) -> dict:
@@ -166,13 +161,7 @@ def test_jobs_of_a_process_that_died_are_failed_not_left_running(
     )
     fake_gemini.script(slow_picture(60))  # the backend call never ends in time
     running, queued = (
-        requests.post(
-            f"{server.url}/image/generate",
-            json={"prompt": prompt},
-            headers=bearer(token),
-            timeout=10,
-        ).headers["Location"]
-        for prompt in ("first", "second")
+        submit(server, token, prompt).headers["Location"] for prompt in ("first", "second")
     )
     assert fake_gemini.received.wait(10)
     client = make_client(JOB_STALE_AFTER=1)
