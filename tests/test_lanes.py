@@ -79,6 +79,7 @@ def test_what_counts_as_a_text_search(method, target, is_search):
     [
         ("GARBAGE", "Host: localhost"),
         ("GET /image/list?name=zz HTTP/1.1", "Content-Length: zz"),
+        ("GET /image/jobs/4f1c2a?wait=30 HTTP/1.1", "Content-Length: zz"),
     ],
 )
 def test_a_request_that_could_not_be_parsed_is_no_search_nor_wait(line, header):
