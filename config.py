@@ -159,6 +159,8 @@ class Config:
         # same picture before answering 503.
         self.STORE_LEASE = _float(env, "STORE_LEASE", 300.0)
         self.STORE_WAIT = _float(env, "STORE_WAIT", 30.0)
+        # /health runs its checks at most once per this many seconds per process.
+        self.HEALTH_CHECK_INTERVAL = _float(env, "HEALTH_CHECK_INTERVAL", 1.0)
         # Refuse to start when the database and the store belong to different
         # repositories (see repository.py).
         self.CHECK_REPOSITORY = _bool(env, "CHECK_REPOSITORY", True)

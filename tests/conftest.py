@@ -154,6 +154,8 @@ def make_app(migrated_database: str, storage_dir: Path, instance_dir: Path):
                 "SQLALCHEMY_DATABASE_URI": migrated_database,
                 "FILE_STORAGE_LOCATION": str(storage_dir),
                 "INSTANCE_PATH": str(instance_dir),
+                # Tests change what /health sees and ask again at once.
+                "HEALTH_CHECK_INTERVAL": 0,
                 **overrides,
             }
         )
@@ -284,7 +286,7 @@ def live_server(migrated_database: str, storage_dir: Path, tmp_path: Path, make_
 
     def start(**env: str) -> LiveServer:
         # The tests' clients upload faster than a person: the rate has a test of its own.
-        env = {"UPLOAD_RATE_LIMIT": "100000/minute", **env}
+        env = {"UPLOAD_RATE_LIMIT": "100000/minute", "HEALTH_CHECK_INTERVAL": "0", **env}
         server = LiveServer(migrated_database, storage_dir, tmp_path / "server.log", env)
         servers.append(server)
         server.start()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy import create_engine, select
 from support import PROBLEM_JSON, lock_held_elsewhere
 
 from image_repo import create_app
+from image_repo.health import HealthChecks
 from image_repo.models import Repository
 
 
@@ -20,6 +25,33 @@ def test_health_reports_database_and_storage(client, request):
     assert body["database"] == {"status": "ok", "detail": request.config.getoption("--db")}
     assert body["storage"]["status"] == "ok"
     assert "MiB free" in body["storage"]["detail"]
+
+
+def test_a_burst_of_health_checks_costs_one_check(make_client, migrated_database):
+    """/health writes the database and a probe in the store, and anyone may
+    ask: within HEALTH_CHECK_INTERVAL a process answers with its last check,
+    saying when it was made, instead of writing again."""
+    client = make_client(HEALTH_CHECK_INTERVAL=60)
+    first = client.get("/health")
+    written = repository_checked_at(migrated_database)
+    rest = [client.get("/health") for _ in range(19)]
+
+    assert {answer.status_code for answer in [first, *rest]} == {200}
+    assert {answer.get_json()["checked_at"] for answer in rest} == {first.get_json()["checked_at"]}
+    assert repository_checked_at(migrated_database) == written
+
+    fresh = make_client(HEALTH_CHECK_INTERVAL=0)
+    assert fresh.get("/health").get_json()["checked_at"] > first.get_json()["checked_at"]
+    assert repository_checked_at(migrated_database) > written
+
+
+def repository_checked_at(database_url: str):
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(select(Repository.checked_at))
+    finally:
+        engine.dispose()
 
 
 def test_health_is_503_when_storage_cannot_be_written(client, storage_dir):
@@ -99,3 +131,32 @@ def test_docs_page_is_served(client):
 
     assert response.status_code == 200
     assert "swagger" in response.get_data(as_text=True).lower()
+
+
+def test_while_a_check_hangs_others_get_the_one_before(monkeypatch):
+    """A store that hangs holds the one thread checking it, not every caller's."""
+    hanging, released = threading.Event(), threading.Event()
+    outcomes = iter([{"storage": {"status": "ok"}}, {"storage": {"status": "unavailable"}}])
+
+    def checks_that_hang_the_second_time():
+        outcome = next(outcomes)
+        if outcome["storage"]["status"] == "unavailable":
+            hanging.set()
+            assert released.wait(10)
+        return outcome
+
+    # `image_repo.health` the module (the package's `health` is the blueprint's).
+    monkeypatch.setattr(sys.modules["image_repo.health"], "run", checks_that_hang_the_second_time)
+    checks = HealthChecks(interval=0)
+    before = checks.report()
+    with ThreadPoolExecutor(1) as pool:
+        checking = pool.submit(checks.report)
+        assert hanging.wait(10)
+        started = time.monotonic()
+        meanwhile = checks.report()
+        answered_in = time.monotonic() - started
+        released.set()
+        after = checking.result(timeout=10)
+
+    assert meanwhile is before and answered_in < 1
+    assert after.checks["storage"]["status"] == "unavailable"

@@ -21,6 +21,7 @@ from .api.files import NOSNIFF
 from .api.schemas import ProblemSchema
 from .blobstore import StorageError, open_storage
 from .fast_reads import FastReads
+from .health import HealthChecks
 from .models import SQLITE_BUSY_TIMEOUT_MS, db
 from .scratch import Scratch
 
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     )
     app.extensions["image_repo.scratch"] = Scratch(Path(app.config["INSTANCE_PATH"]) / "scratch")
     app.extensions["image_repo.verified"] = not app.config["CHECK_REPOSITORY"]
+    app.extensions["image_repo.health"] = HealthChecks(app.config["HEALTH_CHECK_INTERVAL"])
     if app.config["CHECK_REPOSITORY"]:
         _check_repository(app)
     generation.init_app(app)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text, update
@@ -12,6 +16,44 @@ from .stores import current_storage
 
 # A write that waits longer than this for a lock counts as stalled.
 WRITE_TIMEOUT_MS = 1000
+
+
+@dataclass(frozen=True)
+class Report:
+    checked_at: datetime
+    checks: dict[str, dict[str, str]]
+
+    @property
+    def healthy(self) -> bool:
+        return all(check["status"] == "ok" for check in self.checks.values())
+
+
+class HealthChecks:
+    """The checks, run at most once per `interval` seconds in this process.
+
+    Each costs a database write and a probe written to the store (on a bucket,
+    three billed requests), and /health is open to anyone: within the
+    interval, the last report answers, saying when it was made. While a check
+    is under way, other callers get the one before it instead of waiting, so
+    that a store that hangs holds one thread, not one per caller.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._latest: Report | None = None
+        self._made = 0.0  # time.monotonic() of the latest
+
+    def report(self) -> Report:
+        if not self._lock.acquire(blocking=self._latest is None):
+            return self._latest  # type: ignore[return-value] - set before anyone can skip
+        try:
+            if self._latest is None or time.monotonic() - self._made >= self.interval:
+                self._latest = Report(utcnow(), run())
+                self._made = time.monotonic()
+            return self._latest
+        finally:
+            self._lock.release()
 
 
 def run() -> dict[str, dict[str, str]]:

@@ -412,6 +412,9 @@ class CheckSchema(Schema):
 
 class HealthSchema(Schema):
     status = String(metadata={"example": "ok"})
+    checked_at = DateTime(
+        metadata={"description": "When this process ran the checks (see HEALTH_CHECK_INTERVAL)."}
+    )
     database = Nested(CheckSchema, metadata={"description": "Reads."})
     database_writes = Nested(
         CheckSchema, metadata={"description": "A write, within a second (a stalled writer shows)."}
