@@ -230,10 +230,7 @@ def visible_job(job_id: str, user: User | None, *, wait: float = 0) -> Generatio
     if job is None or not may_change(user, job.owner_id):
         raise JobNotFound(job_id)
     if wait and not job.finished:
-        # End this transaction first: a MySQL snapshot would hide the job's end.
-        db.session.commit()
         current_app.extensions["image_repo.job_watcher"].wait(job_id, wait)
-        db.session.commit()
         job = get_job(job_id)
     return job
 

@@ -23,16 +23,20 @@ class JobWatcher(KeyedLoop):
         self._events: dict[str, threading.Event] = {}
 
     def wait(self, job_id: str, timeout: float) -> None:
-        """Return when the job has ended (or been abandoned), or after `timeout` seconds."""
+        """Return when the job has ended (or been abandoned), or after `timeout` seconds.
+
+        Ends the caller's transaction, before reading (a MySQL snapshot would
+        hide the job's end) and before waiting: a waiter holds no pooled
+        connection, for the pool is far smaller than the waiters a worker
+        takes (web_worker.WAIT_THREADS), and the job itself needs one to end.
+        """
+        db.session.commit()
         with self._lock:
             event = self._events.setdefault(job_id, threading.Event())
         self.hold(job_id)
         try:
             # It may have ended between the caller's read and `hold`.
             ended = jobs.ended_among([job_id])
-            # A waiter holds no pooled connection: the pool is far smaller
-            # than the waiters a worker takes (web_worker.WAIT_THREADS), and
-            # the job itself needs one to end.
             db.session.commit()
             if not ended:
                 event.wait(timeout)
