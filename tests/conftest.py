@@ -23,6 +23,7 @@ import requests
 from fake_gemini import FakeGemini
 from flask_migrate import upgrade
 from s3_server import MotoServer, free_port
+from slow_clients import FLOOD, room_for_sockets
 from sqlalchemy import text
 
 from image_repo import accounts, create_app
@@ -295,6 +296,15 @@ def live_server(migrated_database: str, storage_dir: Path, tmp_path: Path, make_
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def many_sockets() -> Iterator[None]:
+    """Room for a FLOOD of connections, here and in the servers the test
+    starts (each worker accepts up to twice its places, and a slow reader's
+    answer holds a file besides)."""
+    with room_for_sockets(4 * FLOOD):
+        yield
 
 
 @pytest.fixture(scope="session")

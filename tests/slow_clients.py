@@ -7,6 +7,9 @@ Three kinds, each `count` connections held open until the `with` block ends:
 - slow reader: a request for a large file whose answer is never read (a tiny
   receive window, so the server's writes stall at once).
 
+And `idle`: connections that send nothing at all. A `FLOOD` of them is more
+than the server `make run` starts has places for.
+
 `python tests/slow_clients.py URL` runs each against a server and prints how
 its `/health` fared; the tests and `bench/servers.py` use the same functions.
 """
@@ -14,6 +17,9 @@ its `/health` fared; the tests and `bench/servers.py` use the same functions.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import select
 import socket
 import statistics
 import threading
@@ -24,8 +30,26 @@ from urllib.parse import urlsplit
 
 import requests
 
+from image_repo.web_worker import CONNECTION_LIMIT
+
 KINDS = ("slow-headers", "slow-body", "slow-reader")
 BOUNDARY = "slowslowslow"
+# More connections than the server holds: its workers (as gunicorn.conf.py
+# counts them) times each worker's places, and a hundred more.
+FLOOD = int(os.environ.get("WEB_CONCURRENCY", "2")) * CONNECTION_LIMIT + 100
+
+
+@contextmanager
+def room_for_sockets(count: int) -> Iterator[None]:
+    """This process, and the servers it starts meanwhile, may open `count`
+    files and sockets (as far as the hard limit allows)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(count, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def _connect(host: str, port: int, small_window: bool = False) -> socket.socket:
@@ -40,6 +64,8 @@ def _connect(host: str, port: int, small_window: bool = False) -> socket.socket:
 def _opening(kind: str, host: str, path: str, token: str | None) -> tuple[bytes, bytes]:
     """What each connection sends at once, and what it then drips byte by byte."""
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    if kind == "idle":
+        return b"", b""
     if kind == "slow-headers":
         start = f"GET /health HTTP/1.1\r\nHost: {host}\r\n".encode()
         return start, b"X-Slow: 1\r\n" * 10_000
@@ -102,6 +128,21 @@ def attack(
             connection.close()
         if drip:
             dripper.join()
+
+
+def wait_until_answered(connections: list[socket.socket], timeout: float = 60) -> None:
+    """Until each connection has the start of its answer, or was closed by the server."""
+    waiting = select.poll()
+    for connection in connections:
+        waiting.register(connection, select.POLLIN)
+    pending = len(connections)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for fd, _ in waiting.poll(200):
+            waiting.unregister(fd)
+            pending -= 1
+    if pending:
+        raise TimeoutError(f"{pending} of {len(connections)} connections got no answer")
 
 
 def probe(url: str, *, rounds: int = 5, pause: float = 1.0, timeout: float = 2.0) -> list[float]:

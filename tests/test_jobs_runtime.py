@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import requests
 from fake_gemini import API_KEY, image
-from slow_clients import probe
+from slow_clients import FLOOD, attack, probe
 from support import generate, png
 
 from image_repo.models import GenerationJob
@@ -136,6 +136,25 @@ def test_clients_waiting_on_a_job_do_not_stop_others_being_answered(
 
     assert max(times) < 2.0, f"/health took {times} while 24 clients waited on a job"
     assert [job["status"] for job in ended] == ["succeeded"] * 24
+
+
+def test_a_flood_of_connections_does_not_close_a_client_waiting_on_a_job(
+    live_server, fake_gemini, token, many_sockets
+):
+    """A `?wait=` is a request being served however long it waits: when a
+    flood of connections takes every place, it does not give up its own."""
+    server = live_server(**gemini_settings(fake_gemini))
+    fake_gemini.script(slow_picture(6))
+    submitted = submit(server, token, "a long voyage")
+    job_url = f"{server.url}{submitted.headers['Location']}?wait=30"
+
+    with ThreadPoolExecutor(1) as pool:
+        waiter = pool.submit(requests.get, job_url, headers=bearer(token), timeout=40)
+        time.sleep(1.5)  # the waiter is in, and no longer new
+        with attack(server.url, "idle", count=FLOOD):
+            job = waiter.result().json()
+
+    assert job["status"] == "succeeded"
 
 
 def test_wait_gives_up_after_the_time_asked(make_client, fake_gemini):

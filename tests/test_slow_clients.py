@@ -2,20 +2,24 @@
 
 Each attack holds 24 connections (three times the server's threads): header
 lines one every 5 s, an upload's body one byte every 5 s, or a multi-MB
-original that is never read. Meanwhile a fresh `GET /health` must be answered
-within 2 s, every time.
+original that is never read; then a FLOOD of each, and of connections that
+send nothing, more than the server has places for. Meanwhile a fresh
+`GET /health` must be answered within 2 s, every time.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import random
+import socket
 import time
 
 import pytest
 import requests
 from PIL import Image
-from slow_clients import attack, probe
-from support import encode
+from slow_clients import FLOOD, attack, probe, wait_until_answered
+from support import encode, noise
 
 pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 
@@ -29,8 +33,14 @@ def big_png() -> bytes:
     return encode(Image.frombytes("RGB", (2000, 1500), noise), "PNG")
 
 
-@pytest.mark.parametrize("kind", ["slow-headers", "slow-body", "slow-reader"])
-def test_slow_clients_do_not_stop_others_being_answered(live_server, token, big_png, kind):
+@pytest.mark.parametrize(
+    ("kind", "count"),
+    [(kind, ATTACKERS) for kind in ("slow-headers", "slow-body", "slow-reader")]
+    + [(kind, FLOOD) for kind in ("idle", "slow-headers", "slow-body", "slow-reader")],
+)
+def test_slow_clients_do_not_stop_others_being_answered(
+    live_server, token, big_png, many_sockets, kind, count
+):
     server = live_server()
     headers = {"Authorization": f"Bearer {token}"}
     stored = requests.post(
@@ -39,10 +49,52 @@ def test_slow_clients_do_not_stop_others_being_answered(live_server, token, big_
     assert stored.status_code == 201, stored.text
     path = f"/image/{stored.json()['id']}"
 
-    with attack(server.url, kind, count=ATTACKERS, path=path, token=token):
-        time.sleep(1)  # the attackers take hold
+    with attack(server.url, kind, count=count, path=path, token=token) as connections:
+        if kind == "slow-reader":  # a flood's requests take the server seconds to answer
+            wait_until_answered(connections)
+        time.sleep(2)  # the attackers take hold, and are no longer new
         times = probe(server.url, rounds=4)
 
-    assert max(times) < 2.0, f"/health took {times} during {ATTACKERS} {kind} clients"
+    assert max(times) < 2.0, f"/health took {times} during {count} {kind} clients"
     # and the server is still itself afterwards
     assert requests.get(f"{server.url}{path}", timeout=10).content == big_png
+
+
+def test_a_flood_of_connections_closes_idle_ones_not_an_upload_under_way(
+    live_server, token, many_sockets
+):
+    """An upload sent at a steady pace while more and more idle connections
+    come: the places they take are found among the idle ones."""
+    server = live_server()
+    picture = encode(noise((800, 600), seed=11), "JPEG", quality=95)
+    request = requests.Request(
+        "POST",
+        f"{server.url}/image/upload",
+        files={"image": ("f.jpg", picture)},
+        headers={"Authorization": f"Bearer {token}"},
+    ).prepare()
+    piece = len(request.body) // 20 + 1
+
+    with attack(server.url, "idle", count=FLOOD):
+        time.sleep(2)
+        upload = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        upload.putrequest("POST", "/image/upload")
+        for name, value in request.headers.items():
+            upload.putheader(name, value)
+        upload.endheaders()
+        more = []
+        try:
+            for start in range(0, len(request.body), piece):
+                upload.send(request.body[start : start + piece])
+                more += [socket.create_connection(("127.0.0.1", server.port)) for _ in range(25)]
+                time.sleep(0.1)
+            answer = upload.getresponse()
+            record = answer.read()
+        finally:
+            for connection in more:
+                connection.close()
+            upload.close()
+
+    assert answer.status == 201, record
+    image_id = json.loads(record)["id"]
+    assert requests.get(f"{server.url}/image/{image_id}", timeout=10).content == picture

@@ -9,10 +9,13 @@ answering anyone.
 waitress reads requests on one event loop and hands a request to its thread
 pool only once it is complete (bodies past `inbuf_overflow` wait in a temp
 file), and the loop sends the answers (files straight from disk): a thread
-only ever runs the application. gunicorn keeps what it does well: one master
-that runs the startup hooks once, forks WEB_CONCURRENCY worker processes on
-one listening socket (every core decodes pictures), restarts any that dies or
-stops checking in within `timeout`, and stops them all on SIGTERM.
+only ever runs the application. When a flood of connections takes every
+place, the ones that do least give theirs up (see `connections`).
+
+gunicorn keeps what it does well: one master that runs the startup hooks
+once, forks WEB_CONCURRENCY worker processes on one listening socket (every
+core decodes pictures), restarts any that dies or stops checking in within
+`timeout`, and stops them all on SIGTERM.
 """
 
 from __future__ import annotations
@@ -29,13 +32,18 @@ from waitress import wasyncore
 from waitress.server import create_server
 from waitress.task import ThreadedTaskDispatcher
 
+from . import connections
 from .catalog import TEXT_FILTERS
 
 # Seconds the event loop waits for sockets before it checks in with the master.
 POLL_SECONDS = 1.0
-# Open connections per worker (slow or idle ones included) before it stops
-# accepting; each costs a file descriptor and a little memory, no thread.
+# Places for connections per worker (slow or idle ones included); past them,
+# each new connection closes the one that does least (see `connections`).
+# Each costs a file descriptor and a little memory, no thread.
 CONNECTION_LIMIT = 500
+# Where waitress stops accepting: when all connections past the places are
+# being served or too new to close.
+HARD_CONNECTION_LIMIT = 2 * CONNECTION_LIMIT
 # Past MAX_CONTENT_LENGTH, the bytes waitress still takes so that the app
 # answers an oversized body itself.
 BODY_SLACK = 1 << 20
@@ -75,13 +83,17 @@ class WaitressWorker(Worker):
                 _dispatcher=dispatcher,
                 **waitress_settings(self.wsgi.config.get("MAX_CONTENT_LENGTH")),
             )
+        server.channel_class = connections.TrackedChannel
+        places = connections.Places(CONNECTION_LIMIT)
         sockets = server._map  # waitress keeps its channels in this dict
         checked_in = 0.0
         while self.alive and self.ppid == os.getppid():
             wasyncore.poll2(POLL_SECONDS, sockets)
+            places.make_room(sockets)
             now = time.monotonic()
             if now - checked_in >= POLL_SECONDS:
                 self.notify()
+                places.tick(sockets, self.log)
                 checked_in = now
         self._finish(server, sockets)
 
@@ -176,8 +188,9 @@ def waitress_settings(max_content_length: int | None) -> dict:
     """What waitress would otherwise decide differently from the app.
 
     Bodies up to MAX_CONTENT_LENGTH (and a little more, so that the app itself
-    answers the 413, in problem+json) are buffered; each worker holds up to
-    CONNECTION_LIMIT connections, idle or slow, before it stops accepting.
+    answers the 413, in problem+json) are buffered; each worker accepts up to
+    HARD_CONNECTION_LIMIT connections (the worker keeps them to
+    CONNECTION_LIMIT).
     A body is read from the socket up to 256 KiB at a time rather than 8: a
     4 MB upload takes 16 turns of the event loop, not 500 (a stored file sent
     again answers in 26 ms instead of 36, figure 1).
@@ -191,7 +204,7 @@ def waitress_settings(max_content_length: int | None) -> dict:
     """
     settings = {
         "ident": "image-repo",
-        "connection_limit": CONNECTION_LIMIT,
+        "connection_limit": HARD_CONNECTION_LIMIT,
         "max_request_header_size": MAX_HEADER_BYTES,
         "asyncore_use_poll": True,
         "recv_bytes": 256 * 1024,
