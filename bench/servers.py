@@ -4,9 +4,9 @@ Each candidate serves the same app, database and files. Against each, three
 attacks of ATTACKERS connections (tests/slow_clients.py): header lines one
 every 5 s, an upload's body one byte every 5 s, a multi-MB original never
 read; then a FLOOD of connections that send nothing (more than `make run`'s
-server has places for); meanwhile fresh `GET /health` requests, each given 2 s. Then the rates
-that matter day to day, the candidates taking turns: a cached thumbnail and a
-~200 KB original (wrk), distinct ~100 KB uploads.
+server has places for); meanwhile fresh `GET /health` requests, each given
+2 s. Then the rates that matter day to day, the candidates taking turns: a
+cached thumbnail and a ~200 KB original (wrk), distinct ~100 KB uploads.
 
     cd bench && ../.venv/bin/python run.py 12
 """
