@@ -7,8 +7,9 @@ until its idle connections time out, two minutes later, and the client opens
 them again. So once a worker's places are full, each new connection makes the
 worker close the one that moved the fewest bytes in the last second (sent or
 received): one that sends nothing, drips a byte now and then, or does not read
-its answer. Never one whose request is being served, and never one younger
-than GRACE_SECONDS, which has not had its chance to send a request yet.
+its answer. Never one whose request has been read whole (being served, or
+waiting for a thread), and never one younger than GRACE_SECONDS, which has not
+had its chance to send a request yet.
 """
 
 from __future__ import annotations

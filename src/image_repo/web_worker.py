@@ -41,8 +41,8 @@ POLL_SECONDS = 1.0
 # each new connection closes the one that does least (see `connections`).
 # Each costs a file descriptor and a little memory, no thread.
 CONNECTION_LIMIT = 500
-# Where waitress stops accepting: when all connections past the places are
-# being served or too new to close.
+# Where waitress stops accepting: when all connections past the places have
+# their request read whole or are too new to close.
 HARD_CONNECTION_LIMIT = 2 * CONNECTION_LIMIT
 # Past MAX_CONTENT_LENGTH, the bytes waitress still takes so that the app
 # answers an oversized body itself.
