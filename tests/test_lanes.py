@@ -1,4 +1,4 @@
-"""Text searches and job waits queue on lanes of their own in the server
+"""Text searches, job waits and thumbnails queue on lanes of their own in the server
 `make run` starts, so that however many come, the pool's threads are left to
 everyone else's requests.
 
@@ -17,7 +17,13 @@ import pytest
 from waitress.adjustments import Adjustments
 from waitress.parser import HTTPRequestParser
 
-from image_repo.web_worker import LaneDispatcher, is_job_wait, is_text_search
+from image_repo.web_worker import (
+    THUMBNAIL_THREADS,
+    LaneDispatcher,
+    is_job_wait,
+    is_text_search,
+    is_thumbnail,
+)
 
 pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 
@@ -58,20 +64,37 @@ class Channel:
         pass
 
 
+SEARCH, WAIT, THUMBNAIL = is_text_search, is_job_wait, is_thumbnail
+
+
 @pytest.mark.parametrize(
-    ("method", "target", "is_search"),
+    ("kind", "method", "target", "is_one"),
     [
-        ("GET", "/image/list?name=zz&limit=500", True),
-        ("GET", "/image/list?prompt=cat", True),
-        ("GET", "/image/list?limit=5&name=%E5%A4%8F", True),
-        ("GET", "/image/list?name=&prompt=", False),
-        ("GET", "/image/list?limit=500", False),
-        ("GET", "/image/1?name=zz", False),
-        ("POST", "/image/list?name=zz", False),
+        (SEARCH, "GET", "/image/list?name=zz&limit=500", True),
+        (SEARCH, "GET", "/image/list?prompt=cat", True),
+        (SEARCH, "GET", "/image/list?limit=5&name=%E5%A4%8F", True),
+        (SEARCH, "GET", "/image/list?name=&prompt=", False),
+        (SEARCH, "GET", "/image/list?limit=500", False),
+        (SEARCH, "GET", "/image/1?name=zz", False),
+        (SEARCH, "POST", "/image/list?name=zz", False),
+        (WAIT, "GET", "/image/jobs/4f1c2a?wait=30", True),
+        (WAIT, "GET", "/image/jobs/4f1c2a?wait=", True),
+        (WAIT, "GET", "/image/jobs/4f1c2a?wait=soon", True),
+        (WAIT, "GET", "/image/jobs/4f1c2a", False),
+        (WAIT, "GET", "/image/jobs/4f1c2a?waiting=30", False),
+        (WAIT, "DELETE", "/image/jobs/4f1c2a?wait=30", False),
+        (WAIT, "GET", "/image/7?wait=30", False),
+        (THUMBNAIL, "GET", "/image/7/thumbnail", True),
+        (THUMBNAIL, "GET", "/image/7/thumbnail?size=1024&format=avif", True),
+        (THUMBNAIL, "GET", "/image/abc/thumbnail", True),  # the route answers its 404
+        (THUMBNAIL, "HEAD", "/image/7/thumbnail", False),
+        (THUMBNAIL, "GET", "/image/7", False),
+        (THUMBNAIL, "GET", "/image/7/base64?thumbnail=256", False),
+        (THUMBNAIL, "GET", "/image/7/thumbnail/x", False),
     ],
 )
-def test_what_counts_as_a_text_search(method, target, is_search):
-    assert is_text_search(parsed(target, method)) is is_search
+def test_which_requests_take_a_lane(kind, method, target, is_one):
+    assert kind(parsed(target, method)) is is_one
 
 
 @pytest.mark.parametrize(
@@ -80,32 +103,38 @@ def test_what_counts_as_a_text_search(method, target, is_search):
         ("GARBAGE", "Host: localhost"),
         ("GET /image/list?name=zz HTTP/1.1", "Content-Length: zz"),
         ("GET /image/jobs/4f1c2a?wait=30 HTTP/1.1", "Content-Length: zz"),
+        ("GET /image/7/thumbnail HTTP/1.1", "Content-Length: zz"),
     ],
 )
-def test_a_request_that_could_not_be_parsed_is_no_search_nor_wait(line, header):
+def test_a_request_that_could_not_be_parsed_takes_no_lane(line, header):
     """waitress answers it with an error of its own, on the pool."""
     request = HTTPRequestParser(Adjustments())
     request.received(f"{line}\r\n{header}\r\n\r\n".encode())
     assert request.completed and request.error
 
-    assert is_text_search(request) is False
-    assert is_job_wait(request) is False
+    assert not any(kind(request) for kind in (SEARCH, WAIT, THUMBNAIL))
 
 
-@pytest.mark.parametrize(
-    ("method", "target", "is_wait"),
-    [
-        ("GET", "/image/jobs/4f1c2a?wait=30", True),
-        ("GET", "/image/jobs/4f1c2a?wait=", True),
-        ("GET", "/image/jobs/4f1c2a?wait=soon", True),
-        ("GET", "/image/jobs/4f1c2a", False),
-        ("GET", "/image/jobs/4f1c2a?waiting=30", False),
-        ("DELETE", "/image/jobs/4f1c2a?wait=30", False),
-        ("GET", "/image/7?wait=30", False),
-    ],
-)
-def test_what_counts_as_a_job_wait(method, target, is_wait):
-    assert is_job_wait(parsed(target, method)) is is_wait
+def test_thumbnails_run_on_threads_of_their_own():
+    """However many thumbnails are being made, the pool's threads are free,
+    and no more than THUMBNAIL_THREADS thumbnails run at once."""
+    dispatcher = LaneDispatcher()
+    dispatcher.set_thread_count(1)
+    ran: queue.Queue = queue.Queue()
+    made = threading.Event()
+    try:
+        for n in range(THUMBNAIL_THREADS + 3):
+            dispatcher.add_task(Channel(f"/image/{n}/thumbnail", ran, made))
+        running = {ran.get(timeout=5) for _ in range(THUMBNAIL_THREADS)}
+        assert running == {f"/image/{n}/thumbnail" for n in range(THUMBNAIL_THREADS)}
+
+        dispatcher.add_task(Channel("/image/7", ran))
+        assert ran.get(timeout=5) == "/image/7", "the pool's thread is free"
+        with pytest.raises(queue.Empty):  # the other thumbnails wait for the lane
+            ran.get(timeout=0.3)
+    finally:
+        made.set()
+        dispatcher.shutdown(timeout=5)
 
 
 def test_job_waits_hold_threads_of_their_own():

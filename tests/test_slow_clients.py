@@ -4,22 +4,29 @@ Each attack holds 24 connections (three times the server's threads): header
 lines one every 5 s, an upload's body one byte every 5 s, or a multi-MB
 original that is never read; then a FLOOD of each, and of connections that
 send nothing, more than the server has places for. Meanwhile a fresh
-`GET /health` must be answered within 2 s, every time.
+`GET /health` must be answered within 2 s, every time. Last, a flood of
+costly requests: thumbnails nobody asked for before.
 """
 
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import random
 import socket
+import statistics
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from PIL import Image
 from slow_clients import FLOOD, attack, probe, wait_until_answered
 from support import encode, noise
+
+from image_repo.thumbnails import SIZES
 
 pytestmark = pytest.mark.one_database  # see conftest.pytest_collection_modifyitems
 
@@ -98,3 +105,53 @@ def test_a_flood_of_connections_closes_idle_ones_not_an_upload_under_way(
     assert answer.status == 201, record
     image_id = json.loads(record)["id"]
     assert requests.get(f"{server.url}/image/{image_id}", timeout=10).content == picture
+
+
+def test_a_flood_of_thumbnails_not_made_yet_leaves_others_their_pace(live_server, token):
+    """16 clients ask for thumbnails of every size, in AVIF and WebP, that
+    nobody asked for before (each a decode and an encode); meanwhile a download
+    keeps its pace. (On the pool's threads it took 35 times as long.)"""
+    server = live_server()
+    uploader = requests.Session()
+    uploader.headers["Authorization"] = f"Bearer {token}"
+    ids = []
+    for seed in range(30):
+        photo = noise((40, 30), seed=seed).resize((1600, 1200), Image.Resampling.BICUBIC)
+        answer = uploader.post(
+            f"{server.url}/image/upload", files={"image": ("p.jpg", encode(photo, "JPEG"))}
+        )
+        ids.append(answer.json()["id"])
+    download = f"{server.url}/image/{ids[0]}"
+
+    def download_times() -> list[float]:
+        times = []
+        for _ in range(15):
+            started = time.monotonic()
+            assert requests.get(download, headers={"Connection": "close"}, timeout=30).ok
+            times.append(time.monotonic() - started)
+            time.sleep(0.1)
+        return times
+
+    idle = statistics.median(download_times())
+    wanted = itertools.product(ids[1:], SIZES, ("avif", "webp"))
+    lock, stop = threading.Lock(), threading.Event()
+
+    def client() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                with lock:
+                    image_id, size, name = next(wanted, (None, None, None))
+                if image_id is None:
+                    return
+                url = f"{server.url}/image/{image_id}/thumbnail?size={size}&format={name}"
+                assert session.get(url, timeout=60).ok
+
+    with ThreadPoolExecutor(16) as clients:
+        flood = [clients.submit(client) for _ in range(16)]
+        time.sleep(1)  # the flood is under way
+        flooded = statistics.median(download_times())
+        stop.set()
+        for each in flood:
+            each.result()
+
+    assert flooded < 4 * idle, f"download p50 {flooded:.4f} s in the flood, {idle:.4f} s before"
