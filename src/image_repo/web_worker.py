@@ -133,7 +133,8 @@ class LaneDispatcher(ThreadedTaskDispatcher):
       the next ones queue behind them;
     - a thumbnail not made yet costs a decode and an encode (an AVIF, a
       quarter of a second), and whether it is made is known only once the
-      app looks: all thumbnail requests run on THUMBNAIL_THREADS of their own.
+      app looks: every GET of /image/<id>/thumbnail runs on THUMBNAIL_THREADS
+      of their own (a base64 answer's thumbnail is still made on the pool).
     """
 
     def __init__(self) -> None:
