@@ -89,7 +89,10 @@ SEARCH, WAIT, THUMBNAIL = is_text_search, is_job_wait, is_thumbnail
         (THUMBNAIL, "GET", "/image/abc/thumbnail", True),  # the route answers its 404
         (THUMBNAIL, "HEAD", "/image/7/thumbnail", False),
         (THUMBNAIL, "GET", "/image/7", False),
-        (THUMBNAIL, "GET", "/image/7/base64?thumbnail=256", False),
+        (THUMBNAIL, "GET", "/image/7/base64?thumbnail=256", True),
+        (THUMBNAIL, "GET", "/image/7/base64?format=webp&thumbnail=", True),  # the route: 400
+        (THUMBNAIL, "GET", "/image/7/base64", False),
+        (THUMBNAIL, "GET", "/image/7/base64?format=webp", False),
         (THUMBNAIL, "GET", "/image/7/thumbnail/x", False),
     ],
 )

@@ -51,7 +51,8 @@ BODY_SLACK = 1 << 20
 MAX_HEADER_BYTES = 64 * 1024
 LIST_PATH = "/image/list"
 JOBS_PATH = "/image/jobs/"
-THUMBNAIL_PATH = re.compile(r"/image/[^/]+/thumbnail")
+# A thumbnail as a file, or as base64 when the query asks for one.
+THUMBNAIL_PATH = re.compile(r"/image/[^/]+/(thumbnail|base64)")
 # Job waits (`?wait=`) per worker that hold a thread at once; blocked on an
 # event, a thread costs no CPU and little memory.
 WAIT_THREADS = 64
@@ -133,8 +134,8 @@ class LaneDispatcher(ThreadedTaskDispatcher):
       the next ones queue behind them;
     - a thumbnail not made yet costs a decode and an encode (an AVIF, a
       quarter of a second), and whether it is made is known only once the
-      app looks: every GET of /image/<id>/thumbnail runs on THUMBNAIL_THREADS
-      of their own (a base64 answer's thumbnail is still made on the pool).
+      app looks: every GET of /image/<id>/thumbnail, and of
+      /image/<id>/base64?thumbnail=..., runs on THUMBNAIL_THREADS of their own.
     """
 
     def __init__(self) -> None:
@@ -191,13 +192,14 @@ def is_job_wait(request) -> bool:
 
 
 def is_thumbnail(request) -> bool:
-    """A GET of an image's thumbnail (made or not); a request that could not
-    be parsed is not one."""
-    return (
-        not request.error
-        and request.command == "GET"
-        and THUMBNAIL_PATH.fullmatch(request.path) is not None
-    )
+    """A GET of an image's thumbnail (made or not), as a file or as base64; a
+    request that could not be parsed is not one."""
+    if request.error or request.command != "GET":
+        return False
+    path = THUMBNAIL_PATH.fullmatch(request.path)
+    if path is None:
+        return False
+    return path[1] == "thumbnail" or "thumbnail" in parse_qs(request.query, keep_blank_values=True)
 
 
 def is_text_search(request) -> bool:
