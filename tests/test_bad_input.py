@@ -8,6 +8,8 @@ import pytest
 from PIL import Image
 from support import CORPUS, assert_problem, encode, jpeg, noise, stored_files, upload
 
+from image_repo.api.errors import MAX_LISTED_ERRORS, MAX_LISTED_NAME
+
 
 @pytest.fixture
 def nothing_stored(storage_dir, query):
@@ -172,3 +174,40 @@ def test_formats_outside_the_list_are_never_parsed(client):
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n"
 
     assert_problem(upload(client, eps, "drawing.jpg"), 415)
+
+
+@pytest.mark.parametrize(
+    ("send", "status", "errors"),
+    [
+        (
+            lambda client, names: client.get("/image/list?" + "&".join(f"{n}=1" for n in names)),
+            400,
+            5_000,
+        ),
+        (  # and the prompt is missing
+            lambda client, names: client.post("/image/generate", json=dict.fromkeys(names, 1)),
+            422,
+            5_001,
+        ),
+    ],
+    ids=["query", "json"],
+)
+def test_thousands_of_unknown_fields_get_a_short_answer(client, send, status, errors):
+    """Each wrong field is named, up to a few; past them the answer says how
+    many more, so that its size does not grow with what the client sent."""
+    names = [f"unknown_{n:05d}" for n in range(5_000)]
+    response = send(client, names)
+
+    body = assert_problem(response, status, detail_has="unknown_00000")
+    assert len(response.get_data()) < 10_000
+    assert len(body["errors"]) == MAX_LISTED_ERRORS
+    assert "unknown_04999" not in response.get_data(as_text=True)
+    assert body["detail"].endswith(f"and {errors - MAX_LISTED_ERRORS:,} more")
+
+
+def test_a_field_name_of_60_kb_is_not_echoed_whole(client):
+    response = client.get(f"/image/list?{'x' * 60_000}=1")
+
+    body = assert_problem(response, 400, detail_has="xxx")
+    assert len(response.get_data()) < 2_000
+    assert body["errors"][0]["field"] == "x" * (MAX_LISTED_NAME - 1) + "…"

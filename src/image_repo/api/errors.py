@@ -150,6 +150,12 @@ def rejection_status(error: ImageRejected) -> int:
     return next(REJECTION_STATUS[kind] for kind in type(error).__mro__ if kind in REJECTION_STATUS)
 
 
+# A request with thousands of wrong fields, or one with a name of 60 KB, gets
+# an answer of a few KB: the first errors (by field name), and a count of the rest.
+MAX_LISTED_ERRORS = 20
+MAX_LISTED_NAME = 100
+
+
 def register_error_handlers(app: APIFlask) -> None:
     @app.error_processor
     def apiflask_error(error: HTTPError) -> Response:
@@ -160,8 +166,7 @@ def register_error_handlers(app: APIFlask) -> None:
         """
         status = error.status_code
         if isinstance(error.detail, dict) and error.detail:
-            errors = list(_flatten_validation_errors(error.detail))
-            detail = "; ".join(f"{e['field']}: {e['detail']}" for e in errors)
+            errors, detail = _validation_errors(error.detail)
             extra = {"errors": errors}
             if set(error.detail) <= QUERY_LOCATIONS:
                 status = 400
@@ -178,8 +183,7 @@ def register_error_handlers(app: APIFlask) -> None:
         status = error.code or 500
         messages = getattr(error, "data", {}).get("messages")
         if messages:
-            errors = list(_flatten_validation_errors(messages))
-            detail = "; ".join(f"{e['field'] or e['location']}: {e['detail']}" for e in errors)
+            errors, detail = _validation_errors(messages)
             return Problem(status, detail, headers, {"errors": errors}).response()
         return Problem(
             status, error.description or HTTPStatus(status).description, headers
@@ -209,6 +213,23 @@ def register_error_handlers(app: APIFlask) -> None:
             problem = problem_for(error)
             assert problem is not None
             return problem.response()
+
+
+def _validation_errors(detail: dict[str, Any]) -> tuple[list[dict], str]:
+    """The first MAX_LISTED_ERRORS of webargs' messages, as the answer's
+    `errors`, and its `detail`: each of them in a sentence, then how many more."""
+    everything = sorted(
+        _flatten_validation_errors(detail), key=lambda e: (e["location"], e["field"])
+    )
+    errors = [e | {"field": _shortened(e["field"])} for e in everything[:MAX_LISTED_ERRORS]]
+    sentences = [f"{e['field'] or e['location']}: {e['detail']}" for e in errors]
+    if len(everything) > len(errors):
+        sentences.append(f"and {len(everything) - len(errors):,} more")
+    return errors, "; ".join(sentences)
+
+
+def _shortened(name: str) -> str:
+    return name if len(name) <= MAX_LISTED_NAME else f"{name[: MAX_LISTED_NAME - 1]}…"
 
 
 def _flatten_validation_errors(detail: dict[str, Any]):
