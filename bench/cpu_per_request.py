@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/cpu_per_request.py 66b91c0 [rounds]
 
-Serves a cached thumbnail and an original from both versions side by side
-(gunicorn, 2 workers, gunicorn.conf.py of each), drives each with wrk in
-turns, and divides the CPU time its workers used by the requests they
-answered. Unlike requests per second, CPU per request hardly moves when the
-machine is busy with other work, so a few percent of added cost shows.
+Serves a cached thumbnail and an original, and takes uploads of distinct
+~100 KB JPEGs (figure 5's), from both versions side by side (gunicorn, 2
+workers, gunicorn.conf.py of each), drives each with wrk in turns, and
+divides the CPU time its workers used by the requests they answered. Unlike
+requests per second, CPU per request hardly moves when the machine is busy
+with other work, so a few percent of added cost shows.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ import tempfile
 from pathlib import Path
 
 import requests
-from common import ROOT, Server, app_env, bearer
-from serving import photo
+from common import ROOT, Server, app_env, bearer, wrk_command
+from serving import UPLOAD_SCRIPT, photo
 
 TICK = os.sysconf("SC_CLK_TCK")
-KINDS = ("thumbnail", "original")
+KINDS = ("thumbnail", "original", "upload")
+SECONDS = 3
+# Distinct pictures per upload run: more than a run stores.
+UPLOADS_PER_RUN = 500
 
 
 def worker_cpu_seconds(server: Server) -> float:
@@ -35,14 +39,13 @@ def worker_cpu_seconds(server: Server) -> float:
     return total / TICK
 
 
-def answered(url: str, seconds: int = 3) -> int:
-    """Requests wrk had answered in `seconds`, each on a connection of its own."""
+def answered(command: list[str], env: dict[str, str] | None = None) -> int:
+    """Requests wrk had answered, every one a success."""
     output = subprocess.run(
-        ["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", "Connection: close", url],
-        capture_output=True,
-        text=True,
-        check=True,
+        command, capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
     ).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw failures:\n{output}")
     return int(re.search(r"(\d+) requests in", output).group(1))
 
 
@@ -57,6 +60,7 @@ def main() -> None:
             ["git", "archive", revision], cwd=ROOT, capture_output=True, check=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(earlier)], input=archive, check=True)
+        uploads = pictures(folder / "uploads", count=2 * rounds * UPLOADS_PER_RUN)
         envs = {
             "earlier": {
                 **app_env(folder / "e"),
@@ -74,12 +78,23 @@ def main() -> None:
             cost: dict[tuple[str, str], list[float]] = {
                 (name, kind): [] for name in servers for kind in KINDS
             }
+            runs = 0
             for round_number in range(rounds):
                 order = ("earlier", "this") if round_number % 2 == 0 else ("this", "earlier")
                 for kind in KINDS:
                     for name in order:
+                        if kind == "upload":
+                            command = wrk(urls[name][kind], UPLOAD_SCRIPT, bearer(envs[name]))
+                            env = {
+                                "UPLOADS": str(uploads),
+                                "UPLOAD_FIRST": str(runs * UPLOADS_PER_RUN),
+                                "UPLOAD_COUNT": str(UPLOADS_PER_RUN),
+                            }
+                            runs += 1
+                        else:
+                            command, env = wrk(urls[name][kind]), None
                         started = worker_cpu_seconds(servers[name])
-                        count = answered(urls[name][kind])
+                        count = answered(command, env)
                         used = worker_cpu_seconds(servers[name]) - started
                         cost[(name, kind)].append(used / count * 1e6)
     for kind in KINDS:
@@ -91,8 +106,22 @@ def main() -> None:
         )
 
 
+def wrk(url: str, script: Path | None = None, headers: dict[str, str] | None = None) -> list[str]:
+    """wrk's command for SECONDS, with 8 connections."""
+    return wrk_command(url, seconds=SECONDS, connections=8, script=script, headers=headers)
+
+
+def pictures(folder: Path, count: int) -> Path:
+    """`count` distinct ~100 KB JPEGs (640x480), as upload.lua reads them."""
+    folder.mkdir()
+    for seed in range(count):
+        (folder / f"{seed:05d}.jpg").write_bytes(photo(640, 480, seed=1000 + seed))
+    return folder
+
+
 def files(server: Server, env: dict[str, str]) -> dict[str, str]:
-    """URLs of a cached thumbnail and of an original (~200 KB) on `server`."""
+    """URLs of a cached thumbnail and of an original (~200 KB) on `server`, and
+    of its uploads."""
     record = requests.post(
         f"{server.url}/image/upload",
         files={"image": ("p.jpg", photo(960, 720, seed=1))},
@@ -101,7 +130,11 @@ def files(server: Server, env: dict[str, str]) -> dict[str, str]:
     ).json()
     thumbnail = f"{server.url}/image/{record['id']}/thumbnail"
     requests.get(thumbnail, timeout=30)
-    return {"thumbnail": thumbnail, "original": f"{server.url}/image/{record['id']}"}
+    return {
+        "thumbnail": thumbnail,
+        "original": f"{server.url}/image/{record['id']}",
+        "upload": f"{server.url}/image/upload",
+    }
 
 
 if __name__ == "__main__":
