@@ -7,6 +7,7 @@ by every record of it and goes with the last one.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable
@@ -265,3 +266,15 @@ def wait_for_lock_waits(count: int) -> None:
         while watcher.scalar(waiting) < count:
             assert time.monotonic() < deadline, f"never {count} waiting for a lock"
             time.sleep(0.01)
+
+
+def test_a_new_uploads_record_holds_its_picture_as_stored(app):
+    """What the upload answers with (and webhooks send) is the picture as
+    committed: stored, its claim given back, not the claim's row as loaded."""
+    with app.app_context():
+        result = ingest.ingest(io.BytesIO(jpeg(seed=31)), "a.jpg", owner=None)
+        picture = result.image.picture
+
+        assert (picture.state, picture.claim) == (pictures.STORED, None)
+        db.session.refresh(picture)
+        assert (picture.state, picture.claim) == (pictures.STORED, None)
