@@ -47,6 +47,10 @@ DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeoutError)
 # MySQL/MariaDB error numbers: lock wait timeout exceeded, deadlock found.
 MYSQL_LOCK_CONFLICTS = (1205, 1213)
 SQLITE_LOCK_CONFLICTS = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+# A request with thousands of wrong fields, or one with a name of 60 KB, gets
+# an answer of a few KB: the first errors (by field name), and a count of the rest.
+MAX_LISTED_ERRORS = 20
+MAX_LISTED_NAME = 100
 
 
 @dataclass
@@ -148,12 +152,6 @@ def rejection_status(error: ImageRejected) -> int:
     """The status of the nearest class in the table: a subclass of a rejection
     is answered as its parent is."""
     return next(REJECTION_STATUS[kind] for kind in type(error).__mro__ if kind in REJECTION_STATUS)
-
-
-# A request with thousands of wrong fields, or one with a name of 60 KB, gets
-# an answer of a few KB: the first errors (by field name), and a count of the rest.
-MAX_LISTED_ERRORS = 20
-MAX_LISTED_NAME = 100
 
 
 def register_error_handlers(app: APIFlask) -> None:
