@@ -13,7 +13,6 @@ with other work, so a few percent of added cost shows.
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 import requests
-from common import ROOT, Server, app_env, bearer, wrk_command
+from common import ROOT, Server, app_env, bearer, wrk
 from serving import UPLOAD_SCRIPT, photo
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -37,16 +36,6 @@ def worker_cpu_seconds(server: Server) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / TICK
-
-
-def answered(command: list[str], env: dict[str, str] | None = None) -> int:
-    """Requests wrk had answered, every one a success."""
-    output = subprocess.run(
-        command, capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
-    ).stdout
-    if "Non-2xx" in output:
-        raise RuntimeError(f"wrk saw failures:\n{output}")
-    return int(re.search(r"(\d+) requests in", output).group(1))
 
 
 def main() -> None:
@@ -83,20 +72,23 @@ def main() -> None:
                 order = ("earlier", "this") if round_number % 2 == 0 else ("this", "earlier")
                 for kind in KINDS:
                     for name in order:
+                        options = {}
                         if kind == "upload":
-                            command = wrk(urls[name][kind], UPLOAD_SCRIPT, bearer(envs[name]))
-                            env = {
-                                "UPLOADS": str(uploads),
-                                "UPLOAD_FIRST": str(runs * UPLOADS_PER_RUN),
-                                "UPLOAD_COUNT": str(UPLOADS_PER_RUN),
+                            options = {
+                                "script": UPLOAD_SCRIPT,
+                                "headers": bearer(envs[name]),
+                                "env": {
+                                    "UPLOADS": str(uploads),
+                                    "UPLOAD_FIRST": str(runs * UPLOADS_PER_RUN),
+                                    "UPLOAD_COUNT": str(UPLOADS_PER_RUN),
+                                },
                             }
                             runs += 1
-                        else:
-                            command, env = wrk(urls[name][kind]), None
                         started = worker_cpu_seconds(servers[name])
-                        count = answered(command, env)
+                        # Each request on a connection of its own; any failure raises.
+                        rate = wrk(urls[name][kind], seconds=SECONDS, connections=8, **options)
                         used = worker_cpu_seconds(servers[name]) - started
-                        cost[(name, kind)].append(used / count * 1e6)
+                        cost[(name, kind)].append(used / (rate * SECONDS) * 1e6)
     for kind in KINDS:
         then = statistics.median(cost[("earlier", kind)])
         now = statistics.median(cost[("this", kind)])
@@ -104,11 +96,6 @@ def main() -> None:
             f"{kind}: worker CPU per request {then:.0f} us at {revision}, "
             f"{now:.0f} us now: {now / then:.3f}"
         )
-
-
-def wrk(url: str, script: Path | None = None, headers: dict[str, str] | None = None) -> list[str]:
-    """wrk's command for SECONDS, with 8 connections."""
-    return wrk_command(url, seconds=SECONDS, connections=8, script=script, headers=headers)
 
 
 def pictures(folder: Path, count: int) -> Path:
