@@ -145,14 +145,21 @@ def wait_until_answered(connections: list[socket.socket], timeout: float = 60) -
         raise TimeoutError(f"{pending} of {len(connections)} connections got no answer")
 
 
-def probe(url: str, *, rounds: int = 5, pause: float = 1.0, timeout: float = 2.0) -> list[float]:
-    """Seconds each of `rounds` fresh `GET /health` took; `timeout` for none that
-    got an answer in time (or got one that is not 200)."""
+def probe(
+    url: str,
+    *,
+    path: str = "/health",
+    rounds: int = 5,
+    pause: float = 1.0,
+    timeout: float = 2.0,
+) -> list[float]:
+    """Seconds each of `rounds` fresh `GET path` took (a connection each);
+    `timeout` for none that got an answer in time (or got one that is not 200)."""
     times = []
     for _ in range(rounds):
         started = time.monotonic()
         try:
-            ok = requests.get(f"{url}/health", timeout=timeout).status_code == 200
+            ok = requests.get(f"{url}{path}", timeout=timeout).status_code == 200
         except requests.RequestException:
             ok = False
         times.append(time.monotonic() - started if ok else timeout)
